@@ -1,0 +1,183 @@
+"""Robust image decoding: whatever a photo folder contains becomes an RGB uint8 array or a clear reason.
+
+Everything that can go wrong with a real-world file is turned into `ImageLoadError` with a one-line,
+human-readable reason, so the batch can skip the file and report why.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import struct
+import warnings
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+import PIL.Image
+import PIL.ImageFile
+import PIL.ImageOps
+
+# Refuse absurd images early (decompression bombs); 250 MP is far above any camera photo.
+DEFAULT_MAX_PIXELS = 250_000_000
+
+
+class ImageLoadError(Exception):
+    """A file that cannot be used as an image; `str(err)` is the reason shown to the user."""
+
+
+@dataclass
+class LoadedImage:
+    pixels: np.ndarray  # HxWx3 uint8, RGB
+    grayscale: bool  # the source had no colour (L, LA, I;16, 1 ...), so 1 channel output is lossless
+    source_mode: str  # PIL mode of the file, for the manifest
+    source_size: tuple[int, int]  # (width, height) after EXIF orientation
+
+
+def parse_color(text: str | Sequence[int]) -> tuple[int, int, int]:
+    """'white', '#ff8800', '255,136,0' or a 3-sequence -> (r, g, b)."""
+    if not isinstance(text, str):
+        values = [int(v) for v in text]
+    else:
+        value = text.strip().lower()
+        named = {"white": (255, 255, 255), "black": (0, 0, 0), "gray": (128, 128, 128), "grey": (128, 128, 128)}
+        if value in named:
+            return named[value]
+        if value.startswith("#") and len(value) == 7:
+            values = [int(value[i : i + 2], 16) for i in (1, 3, 5)]
+        else:
+            values = [int(v) for v in value.split(",")]
+    if len(values) != 3 or any(not 0 <= v <= 255 for v in values):
+        raise ValueError(f"colour {text!r} is not valid: use a name (white, black, gray), #rrggbb or r,g,b")
+    return values[0], values[1], values[2]
+
+
+def _to_8bit(img: PIL.Image.Image) -> PIL.Image.Image:
+    """16-bit and float modes: scale to 0..255 instead of letting PIL clip (which makes them white)."""
+    arr = np.asarray(img)
+    if img.mode in ("I;16", "I;16B", "I;16L", "I;16N"):
+        arr = arr.astype(np.float64) / 257.0
+    elif img.mode == "I":
+        # 32-bit int PNGs are usually 16-bit data stored wide; scale by the real range.
+        top = 65535.0 if arr.max() > 255 else 255.0
+        arr = arr.astype(np.float64) * (255.0 / top)
+    else:  # 'F'
+        lo, hi = float(np.nanmin(arr)), float(np.nanmax(arr))
+        scale = 255.0 if hi <= 1.0 and lo >= 0.0 else 255.0 / max(hi - lo, 1e-12)
+        arr = (np.nan_to_num(arr) - (0.0 if scale == 255.0 else lo)) * scale
+    return PIL.Image.fromarray(np.clip(np.rint(arr), 0, 255).astype(np.uint8), "L")
+
+
+def _composite(img: PIL.Image.Image, background: tuple[int, int, int]) -> PIL.Image.Image:
+    """Put a transparent image on a solid background (training data has no alpha)."""
+    rgba = img.convert("RGBA")
+    canvas = PIL.Image.new("RGBA", rgba.size, background + (255,))
+    canvas.alpha_composite(rgba)
+    return canvas.convert("RGB")
+
+
+def pil_to_rgb(
+    img: PIL.Image.Image,
+    background: tuple[int, int, int] = (255, 255, 255),
+) -> tuple[np.ndarray, bool]:
+    """Any PIL image (already loaded) -> (HxWx3 uint8 RGB, was_grayscale)."""
+    mode = img.mode
+    grayscale = mode in ("1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "I;16N", "F")
+    if mode in ("I", "I;16", "I;16B", "I;16L", "I;16N", "F"):
+        img = _to_8bit(img)
+    if mode == "P":
+        # Palette images may carry transparency in the palette; go through RGBA then.
+        img = img.convert("RGBA") if "transparency" in img.info else img.convert("RGB")
+        if img.mode == "RGB":
+            arr = np.asarray(img)
+            return arr, bool(np.all(arr[..., 0] == arr[..., 1]) and np.all(arr[..., 1] == arr[..., 2]))
+    if mode in ("RGBA", "LA", "PA", "La", "RGBa") or img.mode == "RGBA" or "transparency" in img.info:
+        img = _composite(img, background)
+    elif img.mode == "CMYK":
+        # PIL's CMYK->RGB is the naive formula; fine for training data, and better than failing.
+        img = img.convert("RGB")
+    elif img.mode != "RGB":
+        img = img.convert("RGB")
+    arr = np.asarray(img, dtype=np.uint8)
+    if arr.ndim != 3 or arr.shape[2] != 3:
+        raise ImageLoadError(f"unsupported pixel layout {arr.shape} (mode {mode})")
+    return np.ascontiguousarray(arr), grayscale
+
+
+def load_image(
+    source: str | os.PathLike | bytes,
+    background: tuple[int, int, int] = (255, 255, 255),
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+) -> LoadedImage:
+    """Decode a file (path or bytes) into RGB. Raises ImageLoadError with the reason on any failure."""
+    data = source if isinstance(source, (bytes, bytearray)) else None
+    try:
+        if data is None:
+            if os.path.getsize(source) == 0:
+                raise ImageLoadError("empty file (0 bytes)")
+            fp: io.IOBase | str | os.PathLike = source
+        else:
+            if len(data) == 0:
+                raise ImageLoadError("empty file (0 bytes)")
+            fp = io.BytesIO(data)
+        with warnings.catch_warnings():
+            # PIL warns (not raises) between max_pixels/2 and max_pixels; we decide ourselves.
+            warnings.simplefilter("ignore", PIL.Image.DecompressionBombWarning)
+            old_limit = PIL.Image.MAX_IMAGE_PIXELS
+            PIL.Image.MAX_IMAGE_PIXELS = None
+            try:
+                with PIL.Image.open(fp) as img:
+                    width, height = img.size
+                    if width * height > max_pixels:
+                        raise ImageLoadError(
+                            f"too large ({width}x{height} = {width * height / 1e6:.0f} MP > "
+                            f"{max_pixels / 1e6:.0f} MP limit); downscale it or raise --max-pixels"
+                        )
+                    if width < 1 or height < 1:
+                        raise ImageLoadError(f"degenerate size {width}x{height}")
+                    mode = img.mode
+                    if getattr(img, "n_frames", 1) > 1:
+                        img.seek(0)  # animated GIF/APNG/WebP/TIFF: the first frame is the photo
+                    img.load()  # truncated/corrupt data fails here, not at open()
+                    img = PIL.ImageOps.exif_transpose(img)  # phones store rotation in EXIF
+                    pixels, grayscale = pil_to_rgb(img, background)
+            finally:
+                PIL.Image.MAX_IMAGE_PIXELS = old_limit
+    except ImageLoadError:
+        raise
+    except PIL.UnidentifiedImageError:
+        raise ImageLoadError("not an image (format not recognised)") from None
+    except PIL.Image.DecompressionBombError as exc:
+        raise ImageLoadError(f"too large: {exc}") from None
+    except (OSError, SyntaxError, ValueError, EOFError, IndexError, TypeError, struct.error) as exc:
+        msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        if "truncated" in msg:
+            msg = "truncated file (incomplete download or copy)"
+        raise ImageLoadError(f"corrupt image: {msg}") from None
+    except MemoryError:
+        raise ImageLoadError("not enough memory to decode this image") from None
+    return LoadedImage(pixels=pixels, grayscale=grayscale, source_mode=mode, source_size=(pixels.shape[1], pixels.shape[0]))
+
+
+def image_extensions() -> set[str]:
+    """Lower-case extensions (with dot) that PIL can decode."""
+    PIL.Image.init()
+    return {ext.lower() for ext in PIL.Image.registered_extensions()}
+
+
+def encode_png(
+    pixels: np.ndarray,
+    compress_level: int = 0,
+) -> bytes:
+    """HxW, HxWx1 or HxWx3 uint8 -> PNG bytes. Level 0 (stored) like NVIDIA's tool: fastest to decode."""
+    if pixels.ndim == 3 and pixels.shape[2] == 1:
+        pixels = pixels[:, :, 0]
+    mode = "L" if pixels.ndim == 2 else "RGB"
+    buf = io.BytesIO()
+    PIL.Image.fromarray(pixels, mode).save(buf, format="png", compress_level=compress_level, optimize=False)
+    return buf.getvalue()
+
+
+def to_gray(pixels: np.ndarray) -> np.ndarray:
+    """RGB -> HxW luma (ITU-R 601, as PIL's 'L')."""
+    return np.asarray(PIL.Image.fromarray(pixels, "RGB").convert("L"))

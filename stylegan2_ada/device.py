@@ -1,0 +1,43 @@
+"""Choosing the device and the dtype of the mixed-precision layers."""
+
+from __future__ import annotations
+
+import os
+
+import torch
+
+PRECISIONS = ("auto", "fp32", "fp16", "bf16")
+
+
+def pick_device(name: str | None = None) -> torch.device:
+    """'auto' (or None) picks CUDA, then Apple MPS, then CPU; STYLEGAN2_ADA_DEVICE overrides 'auto'."""
+    name = name or os.environ.get("STYLEGAN2_ADA_DEVICE") or "auto"
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        mps = getattr(torch.backends, "mps", None)
+        if mps is not None and mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    device = torch.device(name)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError(f"--device={name} asked for CUDA but this torch sees no GPU: use --device=cpu")
+    if device.type == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise RuntimeError(f"--device={name} asked for Apple MPS, which is not available here: use --device=cpu")
+    return device
+
+
+def half_dtype_for(device: torch.device, precision: str = "auto") -> torch.dtype | None:
+    """dtype of the blocks NVIDIA runs in FP16 (None = everything in fp32).
+
+    'auto' follows NVIDIA on CUDA (fp16) and uses fp32 elsewhere, where half-precision convs are slow or
+    missing."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
+    if precision == "fp32":
+        return None
+    if precision == "fp16":
+        return torch.float16
+    if precision == "bf16":
+        return torch.bfloat16
+    return torch.float16 if device.type == "cuda" else None

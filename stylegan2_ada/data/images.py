@@ -17,12 +17,13 @@ import numpy as np
 import PIL.Image
 import PIL.ImageFile
 import PIL.ImageOps
+from ..errors import UserError
 
 # Refuse absurd images early (decompression bombs); 250 MP is far above any camera photo.
 DEFAULT_MAX_PIXELS = 250_000_000
 
 
-class ImageLoadError(Exception):
+class ImageLoadError(UserError):
     """A file that cannot be used as an image; `str(err)` is the reason shown to the user."""
 
 
@@ -36,19 +37,23 @@ class LoadedImage:
 
 def parse_color(text: str | Sequence[int]) -> tuple[int, int, int]:
     """'white', '#ff8800', '255,136,0' or a 3-sequence -> (r, g, b)."""
-    if not isinstance(text, str):
-        values = [int(v) for v in text]
-    else:
-        value = text.strip().lower()
-        named = {"white": (255, 255, 255), "black": (0, 0, 0), "gray": (128, 128, 128), "grey": (128, 128, 128)}
-        if value in named:
-            return named[value]
-        if value.startswith("#") and len(value) == 7:
-            values = [int(value[i : i + 2], 16) for i in (1, 3, 5)]
+    problem = f"colour {text!r} is not valid: use a name (white, black, gray), #rrggbb or r,g,b"
+    try:
+        if not isinstance(text, str):
+            values = [int(v) for v in text]
         else:
-            values = [int(v) for v in value.split(",")]
+            value = text.strip().lower()
+            named = {"white": (255, 255, 255), "black": (0, 0, 0), "gray": (128, 128, 128), "grey": (128, 128, 128)}
+            if value in named:
+                return named[value]
+            if value.startswith("#") and len(value) == 7:
+                values = [int(value[i : i + 2], 16) for i in (1, 3, 5)]
+            else:
+                values = [int(v) for v in value.split(",")]
+    except ValueError:
+        raise ValueError(problem) from None
     if len(values) != 3 or any(not 0 <= v <= 255 for v in values):
-        raise ValueError(f"colour {text!r} is not valid: use a name (white, black, gray), #rrggbb or r,g,b")
+        raise ValueError(problem)
     return values[0], values[1], values[2]
 
 
@@ -146,6 +151,10 @@ def load_image(
     except ImageLoadError:
         raise
     except PIL.UnidentifiedImageError:
+        head = data[:12] if data is not None else _head(source)
+        kind = next((name for magic, name in _MAGIC if head.startswith(magic)), None)
+        if kind:
+            raise ImageLoadError(f"corrupt image: it starts like a {kind} file but cannot be decoded") from None
         raise ImageLoadError("not an image (format not recognised)") from None
     except PIL.Image.DecompressionBombError as exc:
         raise ImageLoadError(f"too large: {exc}") from None
@@ -157,6 +166,25 @@ def load_image(
     except MemoryError:
         raise ImageLoadError("not enough memory to decode this image") from None
     return LoadedImage(pixels=pixels, grayscale=grayscale, source_mode=mode, source_size=(pixels.shape[1], pixels.shape[0]))
+
+
+# File signatures, to tell a damaged photo from a file that never was one.
+_MAGIC = (
+    (b"\x89PNG\r\n\x1a\n", "PNG"),
+    (b"\xff\xd8\xff", "JPEG"),
+    (b"GIF8", "GIF"),
+    (b"BM", "BMP"),
+    (b"II*\x00", "TIFF"),
+    (b"MM\x00*", "TIFF"),
+)
+
+
+def _head(path: str | os.PathLike) -> bytes:
+    try:
+        with open(path, "rb") as f:
+            return f.read(12)
+    except OSError:
+        return b""
 
 
 def image_extensions() -> set[str]:

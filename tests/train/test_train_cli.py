@@ -123,7 +123,7 @@ def test_dry_run_records_metrics_and_makes_nothing(tmp_path: Path, capsys: pytes
         == 0
     )
     text = capsys.readouterr().out
-    assert "fid50k_full,kid50k_full requested, but metrics are not available" in text
+    assert "metrics:           fid50k_full,kid50k_full after every snapshot (metric-<name>.jsonl)" in text
     assert '"metrics": [\n    "fid50k_full",\n    "kid50k_full"\n  ]' in text
     assert "00000-faces-cond-subset6-mirror-paper256-gamma2-fixed-p0.2" in text
     assert not out.exists()

@@ -184,6 +184,30 @@ def compute_metric(
         spec = replace(spec, num_gen=int(num_samples))
     check_distributed(num_gpus, rank)
     device = pick_device(str(device) if device is not None else None)
+    # The caller's random streams (training!) must not move: fork them for the whole computation.
+    fork_devices = [device] if device.type == "cuda" else []
+    with torch.random.fork_rng(devices=fork_devices):
+        return _compute_metric(
+            name, spec, G, dataset, device, num_gpus, cache_dir, seed, batch_size, progress, use_cache, inception, vgg16, rank
+        )
+
+
+def _compute_metric(
+    name: str,
+    spec: MetricSpec,
+    G: torch.nn.Module,
+    dataset: Any,
+    device: torch.device,
+    num_gpus: int,
+    cache_dir: str | Path | None,
+    seed: int,
+    batch_size: int,
+    progress: bool,
+    use_cache: bool,
+    inception: InceptionDetector | None,
+    vgg16: Any | None,
+    rank: int,
+) -> dict[str, Any]:
     start = time.time()
     ds = _make_dataset(dataset, spec, G)
     common = {"device": device, "num_gpus": num_gpus, "rank": rank, "progress": progress}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import torch
 import json
 import math
 
@@ -97,3 +98,14 @@ def test_cli_in_run_folder_with_real_inception(tmp_path, make_dataset, make_gene
     assert line["results"]["kid50k_full"] > 0.1
     assert cli_main(["metrics", "--metrics=fid50k", f"--network={snap}", "--data=/nonexistent.zip", "--verbose=0",
                      f"--inception={inception_file}"]) == 2
+
+
+def test_metrics_leave_the_callers_random_streams_alone(setup):
+    """Training calls metrics between steps: a metric (even one that fills the stats cache) must not move
+    the caller's torch random state."""
+    kw = {"device": "cpu", "num_samples": 8, "batch_size": 8, "progress": False, "use_cache": False,
+          "inception": setup["stand_in"], "vgg16": setup["stand_in"]}
+    torch.manual_seed(1234)
+    before = torch.get_rng_state()
+    compute_metric("kid50k_full", setup["G"], setup["data"], **kw)
+    assert torch.equal(torch.get_rng_state(), before)

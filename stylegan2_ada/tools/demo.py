@@ -93,7 +93,7 @@ def run(args: argparse.Namespace) -> int:
     gen_argv = [
         "generate",
         f"--network={snapshot}",
-        "--seeds=0-31",
+        "--seeds=0-35",
         "--trunc=0.7",
         f"--outdir={generated}",
         "--grid",
@@ -141,7 +141,7 @@ def _write_page(out: Path, dataset: Path, run_dir: Path, snapshot: Path, generat
         parts.append(_img(fakes[-1], out, f"generator at the end ({fakes[-1].name})", 400))
     if (run_dir / "progress.png").is_file():
         parts.append(_img(run_dir / "progress.png", out, "losses and augment p", 800))
-    parts.append("<h2>3. Generated (seeds 0-31, truncation 0.7)</h2>")
+    parts.append("<h2>3. Generated (seeds 0-35, truncation 0.7)</h2>")
     if (generated / "grid.png").is_file():
         parts.append(_img(generated / "grid.png", out, "grid.png", 512))
     parts.append(

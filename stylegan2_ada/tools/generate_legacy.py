@@ -3,7 +3,8 @@
 Two forms, told apart by the first word:
 - dvschultz/stylegan2-ada: `generate.py generate-images --network=NET --seeds=0-555 --trunc=0 --outdir=out`
   (its defaults kept: --trunc 0.5, --outdir out, per-seed noise maps as its TF code draws them,
-  --create-grid, --save_vector, --fixnoise);
+  --create-grid, --save_vector, --fixnoise); also its video sub-commands `generate-latent-walk`,
+  `truncation-traversal` and `lerp-video` (tools/video_cli.py);
 - NVlabs/stylegan2-ada-pytorch: `generate.py --network=NET --seeds=0,1,4-6 --trunc=1 --class=3
   --noise-mode=const --outdir=out` (also --projected-w, and --dlatents of the TF-era NVlabs script).
 """
@@ -19,7 +20,9 @@ from ..errors import UserError
 # torch and the networks are imported only once a command will run, so the refusals below are instant.
 
 # dvschultz's other sub-commands (and style-mixing-example of the TF stylegan2 run_generator.py).
-NOT_YET = ("style-mixing-example", "generate-latent-walk", "truncation-traversal", "generate-neighbors", "lerp-video")
+NOT_YET = ("style-mixing-example", "generate-neighbors")
+# dvschultz's video sub-commands, run by tools/video_cli.py.
+VIDEO_COMMANDS = ("generate-latent-walk", "truncation-traversal", "lerp-video")
 
 
 def dvschultz_parser(prog: str) -> argparse.ArgumentParser:
@@ -102,9 +105,23 @@ def main(argv: Sequence[str] | None = None, prog: str = "generate.py") -> int:
                     file=sys.stderr,
                 )
                 return 2
+            if command in VIDEO_COMMANDS:
+                from .video_cli import (
+                    latent_walk_main,
+                    lerp_video_main,
+                    truncation_traversal_main,
+                )
+
+                run_video = {
+                    "generate-latent-walk": latent_walk_main,
+                    "truncation-traversal": truncation_traversal_main,
+                    "lerp-video": lerp_video_main,
+                }[command]
+                return run_video(argv[1:], prog)
             if command != "generate-images":
                 print(
-                    f"error: unknown sub-command {command!r}; use generate-images, or the NVlabs form without a "
+                    f"error: unknown sub-command {command!r}; use generate-images, generate-latent-walk, "
+                    "truncation-traversal, lerp-video, or the NVlabs form without a "
                     "sub-command (--network --seeds --outdir)",
                     file=sys.stderr,
                 )

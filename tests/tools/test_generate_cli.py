@@ -74,7 +74,7 @@ def test_unknown_network_is_one_line_exit_2(tmp_path):
 
 
 def test_sub_commands_of_later_issues_exit_2(tmp_path):
-    r = run_script("lerp-video", "--network=x", "--seeds=0-3")
+    r = run_script("generate-neighbors", "--network=x", "--seeds=0-3")
     assert r.returncode == 2 and "issue 5" in r.stderr and "Traceback" not in r.stderr
 
 

@@ -1,0 +1,161 @@
+"""Style mixing: the ws of a row seed with some layers taken from a column seed, as a grid of pictures.
+
+The rules follow NVIDIA's style_mixing.py so the same network and seeds give the same pictures: each
+seed's ws come from the mapping network with truncation, the mixed ws are the row's ws with the layers
+`styles` replaced by the column's, and the files are `{row}-{col}.png` (the source images themselves
+as `{seed}-{seed}.png`) plus `grid.png` with the sources on its top row and left column.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from ..device import half_dtype_for
+from ..errors import UserError
+from .generate import _eval_mode, _network_device
+from .images import save_png, to_uint8
+from .seeds import check_seed, class_labels, latents_for_seeds, parse_seeds
+
+MIX_NOISE_MODES = ("const", "random", "none")
+
+
+@dataclasses.dataclass
+class StyleMix:
+    """What style_mix made: every picture's ws (key (row, col); sources are (seed, seed)) and the files."""
+
+    row_seeds: list[int]
+    col_seeds: list[int]
+    styles: list[int]
+    ws: dict[tuple[int, int], torch.Tensor]
+    paths: list[Path]
+    grid_path: Path | None
+
+
+def parse_styles(text: str | Sequence[int], num_ws: int) -> list[int]:
+    """'0-3' or '0,2,5' -> layer indices, each checked against the network's number of ws."""
+    if isinstance(text, str):
+        try:
+            styles = parse_seeds(text)
+        except UserError as exc:
+            raise UserError(f"--styles={text!r}: use layer numbers and ranges like 0-3 or 0,2,5") from exc
+    else:
+        styles = [int(s) for s in text]
+    if not styles:
+        raise UserError("--styles is empty: give layers like 0-3")
+    bad = [s for s in styles if not 0 <= s < num_ws]
+    if bad:
+        raise UserError(
+            f"--styles: layer(s) {', '.join(map(str, bad))} do not exist; this network has ws 0..{num_ws - 1}"
+        )
+    return styles
+
+
+def mix_ws(row_ws: torch.Tensor, col_ws: torch.Tensor, styles: Sequence[int]) -> torch.Tensor:
+    """Row ws [..., num_ws, w_dim] with the layers in `styles` copied from the column ws."""
+    mixed = row_ws.clone()
+    mixed[..., list(styles), :] = col_ws[..., list(styles), :]
+    return mixed
+
+
+def seed_ws(
+    G: torch.nn.Module,
+    seeds: Sequence[int],
+    truncation_psi: float = 1.0,
+    truncation_cutoff: int | None = None,
+    class_idx: int | None = None,
+    device: torch.device | str | None = None,
+) -> dict[int, torch.Tensor]:
+    """seed -> ws [num_ws, w_dim] (float32, on the CPU) from G.mapping with truncation."""
+    dev = _network_device(G, device)
+    seeds = [check_seed(s) for s in seeds]
+    label = class_labels(G.c_dim, class_idx, len(seeds))
+    with _eval_mode(G):
+        z = latents_for_seeds(seeds, G.z_dim).to(dev)
+        c = label.to(dev) if label is not None else None
+        ws = G.mapping(z, c, truncation_psi=truncation_psi, truncation_cutoff=truncation_cutoff)
+    return {s: w.float().cpu() for s, w in zip(seeds, ws)}
+
+
+def _grid_canvas(images: dict[tuple[int, int], np.ndarray], rows: list[int], cols: list[int]) -> np.ndarray:
+    """NVIDIA's layout: top-left blank (black), column sources along the top, row sources down the left."""
+    h, w, c = next(iter(images.values())).shape
+    canvas = np.zeros([h * (len(rows) + 1), w * (len(cols) + 1), c], dtype=np.uint8)
+    for ci, col in enumerate(cols):
+        canvas[0:h, (ci + 1) * w : (ci + 2) * w] = images[(col, col)]
+    for ri, row in enumerate(rows):
+        y = (ri + 1) * h
+        canvas[y : y + h, 0:w] = images[(row, row)]
+        for ci, col in enumerate(cols):
+            canvas[y : y + h, (ci + 1) * w : (ci + 2) * w] = images[(row, col)]
+    return canvas
+
+
+def style_mix(
+    G: torch.nn.Module,
+    row_seeds: Sequence[int],
+    col_seeds: Sequence[int],
+    styles: str | Sequence[int],
+    outdir: str | Path,
+    truncation_psi: float = 1.0,
+    truncation_cutoff: int | None = None,
+    noise_mode: str = "const",
+    class_idx: int | None = None,
+    batch_size: int = 8,
+    device: torch.device | str | None = None,
+    precision: str = "auto",
+    save_grid: bool = True,
+    progress: bool = True,
+) -> StyleMix:
+    """Writes {row}-{col}.png for every pair, {seed}-{seed}.png for every source and grid.png."""
+    if noise_mode not in MIX_NOISE_MODES:
+        raise UserError(f"noise mode {noise_mode!r} unknown: choose one of {', '.join(MIX_NOISE_MODES)}")
+    if batch_size < 1:
+        raise UserError(f"--batch-size={batch_size}: must be at least 1")
+    rows = [check_seed(s) for s in row_seeds]
+    cols = [check_seed(s) for s in col_seeds]
+    if not rows or not cols:
+        raise UserError("style mixing needs at least one row seed (--rows) and one column seed (--cols)")
+    layers = parse_styles(styles, G.num_ws)
+    dev = _network_device(G, device)
+    G = G.to(dev)
+    half_dtype = half_dtype_for(dev, precision)
+    outdir = Path(outdir)
+    outdir.mkdir(parents=True, exist_ok=True)
+
+    sources = list(dict.fromkeys(rows + cols))
+    w_of = seed_ws(G, sources, truncation_psi, truncation_cutoff, class_idx, dev)
+    # Sources first, then each pair; a pair (s, s) has the source's own ws, so it is drawn once.
+    jobs: dict[tuple[int, int], torch.Tensor] = {(s, s): w_of[s] for s in sources}
+    for r in rows:
+        for c in cols:
+            jobs.setdefault((r, c), mix_ws(w_of[r], w_of[c], layers))
+
+    keys = list(jobs)
+    images: dict[tuple[int, int], np.ndarray] = {}
+    paths: list[Path] = []
+    bar = tqdm(total=len(keys), unit="img", desc="style mixing", disable=not progress)
+    with _eval_mode(G):
+        for start in range(0, len(keys), batch_size):
+            chunk = keys[start : start + batch_size]
+            ws = torch.stack([jobs[k] for k in chunk]).to(dev)
+            batch = to_uint8(G.synthesis(ws, noise_mode=noise_mode, half_dtype=half_dtype))
+            for key, image in zip(chunk, batch):
+                images[key] = image
+                paths.append(save_png(image, outdir / f"{key[0]}-{key[1]}.png"))
+            bar.update(len(chunk))
+    bar.close()
+    grid_path = save_png(_grid_canvas(images, rows, cols), outdir / "grid.png") if save_grid else None
+    return StyleMix(
+        row_seeds=rows,
+        col_seeds=cols,
+        styles=layers,
+        ws=jobs,
+        paths=paths,
+        grid_path=grid_path,
+    )

@@ -1,0 +1,567 @@
+"""`stylegan2-ada video`, and dvschultz's `generate.py generate-latent-walk` / `truncation-traversal`.
+
+stylegan2-ada video --network=NET --seeds=1,2,3 --walk=slerp --space=w --loop --frames=240 --fps=24
+stylegan2-ada video --network=NET --walk=noiseloop --grid=3x2 --frames=120 --format=gif
+stylegan2-ada video --network=NET --walk=truncation --seeds=42 --start=-1 --stop=1 --increment=0.05
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+from collections.abc import Sequence
+from pathlib import Path
+
+from ..device import PRECISIONS, pick_device
+from ..errors import UserError
+from .video import EASINGS, FORMATS, SPACES, VIDEO_NOISE_MODES, WALKS
+
+CLI_WALKS = WALKS + ("truncation",)
+
+
+def _seeds(text: str) -> list[int]:
+    from .generate_cli import _seeds as parse
+
+    return parse(text)
+
+
+def _grid(text: str) -> tuple[int, int]:
+    m = re.fullmatch(r"\s*(\d+)\s*[xX]\s*(\d+)\s*", text)
+    if m is None or int(m.group(1)) < 1 or int(m.group(2)) < 1:
+        raise argparse.ArgumentTypeError(f"expected WxH like 3x2, got {text!r}")
+    return int(m.group(1)), int(m.group(2))
+
+
+def _files(text: str) -> list[str]:
+    return [p.strip() for p in text.split(",") if p.strip()]
+
+
+def add_common(parser: argparse.ArgumentParser, trunc: float, noise: str, fps: float) -> None:
+    """Flags shared by `video` and the dvschultz sub-commands."""
+    parser.add_argument(
+        "--network",
+        "--network-pkl",
+        dest="network",
+        required=True,
+        metavar="NET",
+        help="network file, name or URL",
+    )
+    parser.add_argument(
+        "--trunc",
+        "--truncation-psi",
+        dest="truncation_psi",
+        type=float,
+        default=trunc,
+        metavar="PSI",
+        help="truncation psi (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--trunc-cutoff",
+        dest="truncation_cutoff",
+        type=int,
+        default=None,
+        metavar="N",
+        help="truncate only N ws",
+    )
+    parser.add_argument(
+        "--class",
+        dest="class_idx",
+        type=int,
+        default=None,
+        metavar="IDX",
+        help="class label of a conditional network",
+    )
+    parser.add_argument(
+        "--fps",
+        dest="fps",
+        type=float,
+        default=fps,
+        help="frames per second (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--noise-mode",
+        choices=VIDEO_NOISE_MODES,
+        default=noise,
+        help="noise inputs (default: %(default)s); fixnoise = RandomState(1) maps for every frame, "
+        "seed = the seed's TF-era maps (truncation traversal)",
+    )
+    parser.add_argument(
+        "--outdir",
+        default="out",
+        metavar="DIR",
+        help="output folder (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--format",
+        choices=FORMATS,
+        default="mp4",
+        help="mp4 (H.264) or gif (default: %(default)s)",
+    )
+    parser.add_argument("--save-frames", action="store_true", help="also write frames/frameNNNNN.png")
+    parser.add_argument(
+        "--bitrate",
+        default=None,
+        help="MP4 bitrate such as 16M (default: ffmpeg quality 8 of 10)",
+    )
+    parser.add_argument(
+        "--batch-size",
+        type=int,
+        default=8,
+        help="images per forward pass (default: %(default)s)",
+    )
+    parser.add_argument("--device", default=None, help="cuda, mps or cpu (default: best available)")
+    parser.add_argument(
+        "--precision",
+        choices=PRECISIONS,
+        default="auto",
+        help="dtype of the fp16 layers",
+    )
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_common(parser, trunc=1.0, noise="const", fps=24)
+    parser.add_argument(
+        "--walk",
+        choices=CLI_WALKS,
+        default="linear",
+        help="kind of walk (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--space",
+        choices=SPACES,
+        default="z",
+        help="interpolate in z or w (default: %(default)s)",
+    )
+    parser.add_argument("--seeds", type=_seeds, default=None, help="keypoint seeds, e.g. 1,2,3 or 0-5")
+    parser.add_argument(
+        "--latents",
+        type=_files,
+        default=None,
+        metavar="FILES",
+        help="comma-separated .npy/.npz keypoints instead of seeds (npz key w, dlatents or z)",
+    )
+    parser.add_argument(
+        "--frames",
+        type=int,
+        default=240,
+        help="number of frames (default: %(default)s)",
+    )
+    parser.add_argument("--easing", choices=tuple(EASINGS), default="linear", help="per-segment easing")
+    parser.add_argument(
+        "--loop",
+        action="store_true",
+        help="linear/slerp: go back from the last keypoint to the first",
+    )
+    parser.add_argument(
+        "--diameter",
+        type=float,
+        default=2.0,
+        help="noiseloop liveliness / circularloop diameter",
+    )
+    parser.add_argument(
+        "--start-seed",
+        "--start_seed",
+        dest="start_seed",
+        type=int,
+        default=0,
+        help="seed of the loops' randomness",
+    )
+    parser.add_argument(
+        "--grid",
+        type=_grid,
+        default=None,
+        metavar="WxH",
+        help="a WxH grid of walks (seeds split evenly)",
+    )
+    parser.add_argument(
+        "--start",
+        type=float,
+        default=-1.0,
+        help="truncation walk: first psi (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--stop",
+        type=float,
+        default=1.0,
+        help="truncation walk: last psi (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--increment",
+        type=float,
+        default=0.1,
+        help="truncation walk: psi step (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--name",
+        default=None,
+        help="file name without extension (default: from the walk)",
+    )
+    parser.add_argument("--save-vectors", action="store_true", help="also write vectors/frameNNNNN.npy")
+
+
+def _load(network: str, device: str | None):
+    from .generate import load_generator
+
+    try:
+        dev = pick_device(device)
+    except RuntimeError as exc:
+        raise UserError(str(exc)) from exc
+    print(f'Loading networks from "{network}"...')
+    return load_generator(network, dev), dev
+
+
+def render_walk(
+    args: argparse.Namespace,
+    walk_kind: str,
+    space: str,
+    seeds: list[int] | None,
+    latent_files: list[str] | None,
+    name: str,
+    loop: bool = False,
+    grid: tuple[int, int] | None = None,
+    save_vectors: bool = False,
+) -> Path:
+    """Builds the walk's latents, renders and encodes them; returns the video's path."""
+    import numpy as np
+
+    from .video import Walk, grid_latents, load_latents, make_video
+    from .video import save_vectors as write_vectors
+
+    G, dev = _load(args.network, args.device)
+    latents = None
+    if latent_files:
+        file_space, latents = load_latents(latent_files, G.z_dim, G.num_ws, G.w_dim)
+        if file_space == "w" and space == "z":
+            space = "w"  # ws can only be walked in w; dvschultz's --npys are ws
+    walk = Walk(
+        kind=walk_kind,
+        space=space,
+        seeds=seeds,
+        latents=latents,
+        easing=getattr(args, "easing", "linear"),
+        loop=loop,
+        diameter=args.diameter,
+        start_seed=args.start_seed,
+    )
+    cells = grid[0] * grid[1] if grid else 1
+    lat_space, lat = grid_latents(
+        G,
+        walk,
+        args.frames,
+        cells,
+        args.truncation_psi,
+        args.truncation_cutoff,
+        args.class_idx,
+        dev,
+    )
+    outdir = Path(args.outdir)
+    if save_vectors:
+        write_vectors(lat.astype(np.float32), outdir / "vectors")
+    path = outdir / f"{name}.{args.format}"
+    make_video(
+        G,
+        lat_space,
+        lat,
+        path,
+        fps=args.fps,
+        grid=grid,
+        truncation_psi=args.truncation_psi,
+        truncation_cutoff=args.truncation_cutoff,
+        class_idx=args.class_idx,
+        noise_mode=args.noise_mode,
+        batch_size=args.batch_size,
+        device=dev,
+        precision=args.precision,
+        frames_dir=outdir / "frames" if args.save_frames else None,
+        bitrate=args.bitrate,
+    )
+    return path
+
+
+def render_traversal(
+    args: argparse.Namespace,
+    seed: int | None,
+    latent_files: list[str] | None,
+    name: str,
+) -> Path:
+    """Truncation traversal: one seed (or latent) at psi = start, start + increment, ..., stop."""
+    from .video import load_latents, make_video, traversal_psis, truncation_ws
+
+    psis = traversal_psis(args.start, args.stop, args.increment)
+    G, dev = _load(args.network, args.device)
+    latent = None
+    if latent_files:
+        _, latent = load_latents(latent_files, G.z_dim, G.num_ws, G.w_dim)
+        if len(latent) != 1:
+            raise UserError("truncation traversal takes one latent: give one file with one row")
+    ws = truncation_ws(G, psis, seed, latent, args.truncation_cutoff, args.class_idx, dev)
+    noise = args.noise_mode
+    if noise == "seed" and seed is None:
+        noise = "fixnoise"  # no seed to draw the maps from
+    outdir = Path(args.outdir)
+    path = outdir / f"{name}.{args.format}"
+    print(f"Truncation traversal: {len(psis)} frames, psi {psis[0]:g} to {psis[-1]:g}")
+    make_video(
+        G,
+        "w",
+        ws[:, None],
+        path,
+        fps=args.fps,
+        noise_mode=noise,
+        noise_seed=seed,
+        batch_size=args.batch_size,
+        device=dev,
+        precision=args.precision,
+        frames_dir=outdir / "frames" if args.save_frames else None,
+        bitrate=args.bitrate,
+    )
+    return path
+
+
+def run(args: argparse.Namespace) -> int:
+    from .generate_cli import one_line_warnings
+
+    with one_line_warnings():
+        if args.walk == "truncation":
+            if args.seeds and len(args.seeds) > 1:
+                raise UserError("--walk=truncation takes one seed (e.g. --seeds=42)")
+            seed = args.seeds[0] if args.seeds else None
+            name = args.name or f"truncation-traversal-seed{seed}-start{args.start}-stop{args.stop}"
+            path = render_traversal(args, seed, args.latents, name)
+        else:
+            what = (
+                "-".join(map(str, args.seeds))
+                if args.seeds
+                else ("latents" if args.latents else f"seed{args.start_seed}")
+            )
+            name = args.name or f"walk-{args.space}-{args.walk}-{what}"
+            path = render_walk(
+                args,
+                args.walk,
+                args.space,
+                args.seeds,
+                args.latents,
+                name,
+                loop=args.loop,
+                grid=args.grid,
+                save_vectors=args.save_vectors,
+            )
+    print(f"Wrote {path}")
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------------------
+# dvschultz's generate.py sub-commands.
+
+# dvschultz walk types -> (our walk, space). bspline is not implemented.
+DVSCHULTZ_WALKS = {
+    "line": ("linear", "z"),
+    "line-z": ("linear", "z"),
+    "line-w": ("linear", "w"),
+    "sphere": ("slerp", "z"),
+    "sphere-z": ("slerp", "z"),
+    "sphere-w": ("slerp", "w"),
+    "noiseloop": ("noiseloop", "z"),
+    "noiseloop-z": ("noiseloop", "z"),
+    "circularloop": ("circularloop", "z"),
+    "circularloop-z": ("circularloop", "z"),
+    "circularloop-w": ("circularloop", "w"),
+}
+
+
+def latent_walk_parser(prog: str) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=f"{prog} generate-latent-walk",
+        description="Latent walk video (dvschultz form).",
+    )
+    add_common(parser, trunc=0.5, noise="fixnoise", fps=24)
+    parser.add_argument(
+        "--walk-type",
+        dest="walk_type",
+        default="line",
+        choices=tuple(DVSCHULTZ_WALKS),
+        help="line-z|line-w|sphere-z|sphere-w|noiseloop|circularloop (default: %(default)s)",
+    )
+    parser.add_argument("--frames", type=int, default=240, help="frame count (default: %(default)s)")
+    parser.add_argument("--seeds", type=_seeds, default=None, help="keypoint seeds")
+    parser.add_argument(
+        "--npys",
+        type=_files,
+        default=None,
+        help="comma-separated .npy/.npz latents (z or ws)",
+    )
+    parser.add_argument(
+        "--save_vector",
+        "--save-vector",
+        dest="save_vector",
+        action="store_true",
+        help="also write vectors/",
+    )
+    parser.add_argument(
+        "--diameter",
+        type=float,
+        default=2.0,
+        help="diameter of the loop (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--start_seed",
+        "--start-seed",
+        dest="start_seed",
+        type=int,
+        default=0,
+        help="seed of the loop (default: 0)",
+    )
+    parser.add_argument(
+        "--easing",
+        choices=tuple(EASINGS),
+        default="linear",
+        help="per-segment easing (ours)",
+    )
+    parser.add_argument(
+        "--loop",
+        action="store_true",
+        help="line/sphere: return to the first keypoint (ours)",
+    )
+    parser.add_argument(
+        "--grid",
+        type=_grid,
+        default=None,
+        metavar="WxH",
+        help="a WxH grid of walks (ours)",
+    )
+    return parser
+
+
+def latent_walk_main(argv: Sequence[str], prog: str = "generate.py") -> int:
+    if any(a.startswith("--walk-type") and "bspline" in a for a in argv) or "bspline" in argv:
+        raise UserError("--walk-type=bspline is not implemented; use line, sphere, noiseloop or circularloop")
+    args = latent_walk_parser(prog).parse_args(list(argv))
+    kind, space = DVSCHULTZ_WALKS[args.walk_type]
+    base = args.walk_type.split("-")[0]
+    # dvschultz's file names: walk-z-line1-2-3-24fps.mp4, walk-w-sphere-dlatents-24fps.mp4, walk-z-noiseloop-seed0-24fps.mp4
+    if space == "w":
+        tag = f"w-{base}" + ("-".join(map(str, args.seeds)) if args.seeds else "-dlatents")
+    elif "-" in args.walk_type:
+        tag = f"z-{base}" + ("-".join(map(str, args.seeds)) if args.seeds else "-npys")
+    else:
+        tag = f"z-{args.walk_type}-seed{args.start_seed}"
+    fps = f"{args.fps:g}"
+    from .generate_cli import one_line_warnings
+
+    with one_line_warnings():
+        path = render_walk(
+            args,
+            kind,
+            space,
+            args.seeds,
+            args.npys,
+            f"walk-{tag}-{fps}fps",
+            loop=args.loop,
+            grid=args.grid,
+            save_vectors=args.save_vector,
+        )
+    print(f"Wrote {path}")
+    return 0
+
+
+def truncation_traversal_parser(prog: str) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=f"{prog} truncation-traversal",
+        description="Truncation traversal video (dvschultz form).",
+    )
+    add_common(parser, trunc=1.0, noise="seed", fps=24)
+    parser.add_argument("--seed", type=_seeds, default=None, help="the seed (its first value is used)")
+    parser.add_argument(
+        "--npys",
+        type=_files,
+        default=None,
+        help="one .npy/.npz latent instead of a seed",
+    )
+    parser.add_argument("--start", type=float, default=-1.0, help="first psi (default: %(default)s)")
+    parser.add_argument("--stop", type=float, default=1.0, help="last psi (default: %(default)s)")
+    parser.add_argument("--increment", type=float, default=0.1, help="psi step (default: %(default)s)")
+    return parser
+
+
+def truncation_traversal_main(argv: Sequence[str], prog: str = "generate.py") -> int:
+    args = truncation_traversal_parser(prog).parse_args(list(argv))
+    seed = args.seed[0] if args.seed else None
+    if seed is None and not args.npys:
+        raise UserError("truncation-traversal needs --seed (e.g. --seed=42) or --npys")
+    from .generate_cli import one_line_warnings
+
+    with one_line_warnings():
+        path = render_traversal(
+            args,
+            seed,
+            args.npys,
+            f"truncation-traversal-seed{seed}-start{args.start}-stop{args.stop}",
+        )
+    print(f"Wrote {path}")
+    return 0
+
+
+def lerp_video_parser(prog: str) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=f"{prog} lerp-video", description="Closed-loop video of smoothed random latents (dvschultz form)."
+    )
+    add_common(parser, trunc=1.0, noise="const", fps=30)
+    parser.add_argument("--seeds", type=_seeds, required=True, help="one seed per walk, or one seed with a grid")
+    parser.add_argument("--grid-w", dest="grid_w", type=int, default=None, help="grid columns (with one seed)")
+    parser.add_argument("--grid-h", dest="grid_h", type=int, default=None, help="grid rows (with one seed)")
+    parser.add_argument("--slowdown", type=int, default=1, help="slow down by this power of 2 (default: 1)")
+    parser.add_argument(
+        "--duration-sec", dest="duration_sec", type=float, default=30.0, help="seconds (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--smoothing-sec", dest="smoothing_sec", type=float, default=3.0, help="blur in seconds (default: 3.0)"
+    )
+    return parser
+
+
+def lerp_video_main(argv: Sequence[str], prog: str = "generate.py") -> int:
+    import math
+
+    args = lerp_video_parser(prog).parse_args(list(argv))
+    if args.slowdown < 1 or args.slowdown & (args.slowdown - 1):
+        raise UserError(f"--slowdown={args.slowdown}: must be a power of 2 (1, 2, 4, 8, ...)")
+    seeds = sorted(set(args.seeds))  # dvschultz's lerp-video sorts and de-duplicates its seeds
+    if args.grid_w is None and args.grid_h is None:
+        gw = max(math.ceil(math.sqrt(len(seeds))), 1)
+        grid, cells = (gw, (len(seeds) - 1) // gw + 1), None
+    elif args.grid_w and args.grid_h and len(seeds) == 1:
+        grid, cells = (args.grid_w, args.grid_h), args.grid_w * args.grid_h
+    else:
+        raise UserError("give either a list of --seeds, or one seed with both --grid-w and --grid-h")
+    from .generate_cli import one_line_warnings
+    from .video import double_frames, make_video, smoothed_random_loop
+
+    frames = round(args.duration_sec * args.fps)
+    if frames < 1:
+        raise UserError("--duration-sec times --fps gives no frames")
+    with one_line_warnings():
+        G, dev = _load(args.network, args.device)
+        lat = smoothed_random_loop(seeds, frames, G.z_dim, args.smoothing_sec * args.fps, cells)
+        for _ in range(int(math.log2(args.slowdown))):
+            lat = double_frames(lat)
+        outdir = Path(args.outdir)
+        path = outdir / f"{grid[0]}x{grid[1]}-lerp-{args.slowdown}xslowdown.{args.format}"
+        make_video(
+            G,
+            "z",
+            lat,
+            path,
+            fps=args.fps,
+            grid=grid,
+            truncation_psi=args.truncation_psi,
+            truncation_cutoff=args.truncation_cutoff,
+            class_idx=args.class_idx,
+            noise_mode=args.noise_mode,
+            batch_size=args.batch_size,
+            device=dev,
+            precision=args.precision,
+            frames_dir=outdir / "frames" if args.save_frames else None,
+            bitrate=args.bitrate,
+        )
+    print(f"Wrote {path}")
+    return 0

@@ -21,6 +21,9 @@ SUBCOMMANDS: dict[str, tuple[str, str, str, str]] = {
     "metrics": ("stylegan2_ada.metrics.calc_metrics_cli", "add_arguments", "run", "FID, KID, precision/recall, PPL, IS"),
     "train": ("stylegan2_ada.train.train_cli", "add_arguments", "run", "train or fine-tune with ADA"),
     "demo": ("stylegan2_ada.tools.demo", "add_arguments", "run", "the whole pipeline on packaged real photos"),
+    "project": ("stylegan2_ada.tools.project_cli", "add_arguments", "run", "project a photo into the latent space"),
+    "memorization": ("stylegan2_ada.tools.memorization_cli", "add_arguments", "run", "nearest training images of generated ones"),
+    "export": ("stylegan2_ada.tools.export_cli", "add_arguments", "run", "synthetic dataset zip with a reproducible manifest"),
     "mix": ("stylegan2_ada.tools.style_mixing_cli", "add_arguments", "run", "style-mixing grid of row and column seeds"),
     "video": ("stylegan2_ada.tools.video_cli", "add_arguments", "run", "interpolation and loop videos (MP4, GIF)"),
 }

@@ -42,3 +42,4 @@ def tiny_nets(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         "cond": tiny_generator(c_dim=4, seed=2),
     }
     return {name: save_snapshot(root / f"{name}.safetensors", {"G_ema": G}) for name, G in nets.items()}
+

@@ -1,0 +1,129 @@
+"""`stylegan2-ada memorization`: are the generated images copies of training images?"""
+
+from __future__ import annotations
+
+import argparse
+
+from ..device import pick_device
+from ..errors import UserError
+from .export import Item, RenderSettings, render_images
+from .generate import load_generator
+from .generate_cli import one_line_warnings
+from .memorization import (
+    PERCENTILE,
+    load_image_set,
+    memorization_report,
+    pick_features,
+    write_report,
+)
+from .seeds import parse_seeds
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--data",
+        required=True,
+        metavar="DATASET",
+        help="the training images (dataset zip or folder)",
+    )
+    parser.add_argument(
+        "--outdir",
+        required=True,
+        metavar="DIR",
+        help="where to write memorization.html/.png/.json",
+    )
+    parser.add_argument("--generated", metavar="PATH", help="folder or zip of generated images to check")
+    parser.add_argument(
+        "--network",
+        metavar="NET",
+        help="or generate them: network to render --seeds with",
+    )
+    parser.add_argument("--seeds", type=parse_seeds, help="seeds to render with --network, e.g. 0-99")
+    parser.add_argument(
+        "--trunc",
+        dest="truncation_psi",
+        type=float,
+        default=1.0,
+        metavar="PSI",
+        help="truncation psi",
+    )
+    parser.add_argument(
+        "--class",
+        dest="class_idx",
+        type=int,
+        default=None,
+        metavar="IDX",
+        help="class (conditional nets)",
+    )
+    parser.add_argument(
+        "--noise-mode",
+        default="const",
+        choices=("const", "none", "seed", "fixnoise"),
+        help="noise (default: const)",
+    )
+    parser.add_argument(
+        "--features",
+        default="auto",
+        choices=("auto", "inception", "pixels"),
+        help="feature space: auto = Inception if its file is on this machine, else pixels (default: auto)",
+    )
+    parser.add_argument(
+        "--percentile",
+        type=float,
+        default=PERCENTILE,
+        help="flag pairs closer than this percentile of training nearest-neighbour distances (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--max-pairs",
+        type=int,
+        default=64,
+        help="closest pairs shown in the PNG/HTML (default: 64)",
+    )
+    parser.add_argument("--device", default=None, help="cuda, mps or cpu (default: best available)")
+
+
+def run(args: argparse.Namespace) -> int:
+    if (args.generated is None) == (args.network is None):
+        raise UserError("give either --generated=FOLDER_OR_ZIP or --network=NET with --seeds")
+    if not 0 < args.percentile < 100:
+        raise UserError(f"--percentile={args.percentile}: must be between 0 and 100")
+    with one_line_warnings():
+        try:
+            dev = pick_device(args.device)
+        except RuntimeError as exc:
+            raise UserError(str(exc)) from exc
+        train_names, training = load_image_set(args.data)
+        if args.generated is not None:
+            gen_names, generated = load_image_set(args.generated)
+        else:
+            if not args.seeds:
+                raise UserError("--network needs --seeds, e.g. --seeds=0-99")
+            G = load_generator(args.network, dev)
+            if G.c_dim and args.class_idx is None:
+                raise UserError(f"this network is conditional ({G.c_dim} classes): choose one with --class")
+            cls = args.class_idx if G.c_dim else None
+            items = [Item(s, cls) for s in args.seeds]
+            generated, _ = render_images(G, items, RenderSettings(args.truncation_psi, None, args.noise_mode))
+            gen_names = [f"seed{s:04d}" for s in args.seeds]
+        name, feature_fn = pick_features(args.features, training.shape[1], dev)
+        report = memorization_report(
+            generated,
+            gen_names,
+            training,
+            train_names,
+            feature_fn,
+            name,
+            percentile=args.percentile,
+        )
+        paths = write_report(
+            report,
+            generated,
+            gen_names,
+            training,
+            args.outdir,
+            max_pairs=args.max_pairs,
+        )
+    flagged = sum(m.flagged for m in report.matches)
+    print(f"{flagged} of {report.num_generated} generated images are closer to a training image than the threshold")
+    print("Wrote " + ", ".join(str(p) for p in paths.values()))
+    return 0

@@ -40,15 +40,53 @@ def closes(path: np.ndarray, atol: float = 1e-9) -> None:
     assert steps.max() < 3 * np.median(steps)
 
 
-def test_noiseloop_is_closed_and_every_frame_is_a_typical_z():
+def test_noiseloop_is_dvschultz_opensimplex_circle():
+    from opensimplex import OpenSimplex
+
+    frames, diameter, start_seed = 24, 1.5, 7
+    path = V.noise_loop(frames, [16], diameter=diameter, seed=start_seed)
+    assert path.shape == (frames, 16)
+    # dvschultz's generate.py, written out here: element i reads OpenSimplex(start_seed + i).noise2d at the
+    # angle f * (2 pi / frames) of a circle mapped from [-1, 1]^2 onto [0, diameter]^2; no rescaling.
+    for f, i in [(0, 0), (5, 3), (13, 15), (23, 8)]:
+        angle = f * (2 * np.pi / frames)
+        x = diameter * (np.cos(angle) + 1) / 2
+        y = diameter * (np.sin(angle) + 1) / 2
+        assert abs(path[f, i] - OpenSimplex(start_seed + i).noise2(x, y)) < 1e-13, (f, i)
+    # Values from opensimplex 0.3's noise2d (the release of dvschultz's days), so a change of the package's
+    # noise shows up here: frame 5, element 3 above, and frame 0 of element 0 for start seed 0, diameter 2.
+    assert abs(path[5, 3] - 0.3966925272940312) < 1e-13
+    assert abs(V.noise_loop(4, [1], diameter=2.0, seed=0)[0, 0] - -0.3063147467401727) < 1e-13
+
+
+def test_noiseloop_is_closed_and_smooth():
     frames = 48
-    t = np.arange(frames + 1) / frames  # one more than the video: phase 1 must be frame 0 again
-    path = V.noise_loop(t, [512], diameter=2.0, seed=5)
-    closes(path)
-    assert 0.85 < path.std() < 1.15  # each z is a standard normal draw
-    assert not np.allclose(V.noise_loop(t, [512], seed=6), path)  # the seed matters
-    # The video's own phases stop one step short of the repeat.
-    assert np.allclose(V.phases(frames, closed=True), t[:-1])
+    steps = np.arange(frames + 1)  # one more than the video: frame `frames` must be frame 0 again
+    path = V.noise_loop(frames, [64], diameter=2.0, seed=5, index=steps)
+    assert np.array_equal(path[-1], path[0])
+    closes(path)  # and the step from the last frame back to the first is an ordinary one
+    # The circle itself closes, not just the modulo: just before a full turn the noise is frame 0's.
+    near = V.noise_loop(frames, [64], diameter=2.0, seed=5, index=np.array([frames - 1e-6]))
+    np.testing.assert_allclose(near[0], path[0], atol=1e-5)
+    assert np.abs(path).max() < 1 and 0.1 < path.std() < 0.6  # raw OpenSimplex values, not a standard normal
+    assert not np.allclose(V.noise_loop(frames, [64], seed=6), path[:-1])  # the seed matters
+    # A larger circle crosses more of the noise field: bigger steps between frames.
+    wide = V.noise_loop(frames, [64], diameter=6.0, seed=5)
+    assert np.abs(np.diff(wide, axis=0)).mean() > 2 * np.abs(np.diff(path, axis=0)).mean()
+    with pytest.raises(UserError, match="diameter"):
+        V.noise_loop(frames, [4], diameter=0.0)
+
+
+def test_noiseloop_walks_and_grid_cells_use_separate_noise_fields(G):
+    space, lat = V.walk_latents(G, V.Walk(kind="noiseloop", diameter=1.0, start_seed=2), 6)
+    assert space == "z"
+    np.testing.assert_array_equal(lat, V.noise_loop(6, [G.z_dim], diameter=1.0, seed=2))
+    _, cells = V.grid_latents(G, V.Walk(kind="noiseloop", start_seed=2), frames=6, cells=2)
+    # Cell 1 reads fields 2 + z_dim ..., not cell 0's fields shifted by one element.
+    np.testing.assert_allclose(cells[:, 1], V.noise_loop(6, [G.z_dim], seed=2 + G.z_dim), atol=1e-7)
+    assert not np.allclose(cells[:, 1, :-1], cells[:, 0, 1:])
+    with pytest.raises(UserError, match="space=z"):
+        V.walk_latents(G, V.Walk(kind="noiseloop", space="w"), 6)
 
 
 @pytest.mark.parametrize("space", ["z", "w"])

@@ -11,7 +11,7 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-from .errors import UserError
+from .errors import exit_code
 
 # name -> (module, function adding the arguments, function running the command, help)
 SUBCOMMANDS: dict[str, tuple[str, str, str, str]] = {
@@ -61,14 +61,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def run_command(name: str, args: argparse.Namespace) -> int:
     """Runs a sub-command, turning user errors into one line on stderr and exit code 2."""
     _, run = _load(name)
-    try:
-        return int(run(args) or 0)  # type: ignore[operator]
-    except UserError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
+    return exit_code(lambda: int(run(args) or 0))  # type: ignore[operator]
 
 
 if __name__ == "__main__":

@@ -4,61 +4,32 @@ from __future__ import annotations
 
 import argparse
 
-from ..device import pick_device
 from ..errors import UserError
+from . import cli_args
 from .export import EXPORT_NOISE_MODES, RenderSettings, export_dataset, make_items
 from .generate_cli import one_line_warnings
-from .seeds import parse_seeds
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--network",
-        required=True,
-        metavar="NET",
-        help="snapshot, NVIDIA .pkl, name or URL",
-    )
+    cli_args.add_network_argument(parser, help="snapshot, NVIDIA .pkl, name or URL")
     parser.add_argument(
         "--seeds",
         required=True,
-        type=parse_seeds,
+        type=cli_args.seed_list,
         help="seeds, e.g. 0-9999 (ranges inclusive)",
     )
-    parser.add_argument(
-        "--outdir",
-        required=True,
-        metavar="DIR",
-        help="writes DIR/dataset.zip, manifest.json, ws.npz",
-    )
-    parser.add_argument(
-        "--trunc",
-        dest="truncation_psi",
-        type=float,
-        default=1.0,
-        metavar="PSI",
-        help="truncation psi",
-    )
-    parser.add_argument("--trunc-cutoff", dest="truncation_cutoff", type=int, default=None, metavar="N")
+    cli_args.add_outdir_argument(parser, help="writes DIR/dataset.zip, manifest.json, ws.npz")
+    cli_args.add_truncation_arguments(parser, help="truncation psi", cutoff_help=None)
     parser.add_argument(
         "--class",
         dest="classes",
-        type=parse_seeds,
+        type=cli_args.seed_list,
         default=None,
         metavar="LIST",
         help="classes of a conditional network, e.g. 0-9: every seed is rendered for each",
     )
-    parser.add_argument(
-        "--noise-mode",
-        choices=EXPORT_NOISE_MODES,
-        default="const",
-        help="(default: const)",
-    )
-    parser.add_argument(
-        "--batch-size",
-        type=int,
-        default=16,
-        help="images per forward pass (recorded; default 16)",
-    )
+    cli_args.add_noise_mode_argument(parser, choices=EXPORT_NOISE_MODES, default="const", help="(default: const)")
+    cli_args.add_batch_size_argument(parser, default=16, help="images per forward pass (recorded; default 16)")
     parser.add_argument(
         "--drop-memorized",
         type=float,
@@ -85,17 +56,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="S",
         help="keep images whose D logit is at least S",
     )
-    parser.add_argument("--device", default=None, help="cuda, mps or cpu (default: best available)")
+    cli_args.add_device_arguments(parser, precision=False)
 
 
 def run(args: argparse.Namespace) -> int:
     from ..io.load import load_networks
 
     with one_line_warnings():
-        try:
-            dev = pick_device(args.device)
-        except RuntimeError as exc:
-            raise UserError(str(exc)) from exc
+        dev = cli_args.pick_cli_device(args.device)
         print(f'Loading networks from "{args.network}"...')
         snapshot = load_networks(args.network, dev)
         G = snapshot.generator

@@ -8,17 +8,9 @@ import sys
 import warnings
 from collections.abc import Iterator
 
-from ..device import PRECISIONS, pick_device
 from ..errors import UserError
+from . import cli_args
 from .generate import NOISE_MODES, generate_images, load_generator, load_ws, render_ws
-from .seeds import parse_seeds
-
-
-def _seeds(text: str) -> list[int]:
-    try:
-        return parse_seeds(text)
-    except UserError as exc:
-        raise argparse.ArgumentTypeError(str(exc).removeprefix("--seeds: ")) from exc
 
 
 def _grid(text: str) -> int:
@@ -32,41 +24,23 @@ def _grid(text: str) -> int:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--network",
-        required=True,
-        metavar="NET",
-        help=".safetensors snapshot, NVIDIA .pkl, known name (ffhq1024) or URL",
+    cli_args.add_network_argument(parser, help=".safetensors snapshot, NVIDIA .pkl, known name (ffhq1024) or URL")
+    parser.add_argument("--seeds", type=cli_args.seed_list, help="seeds, e.g. 0,1,4-6 or 0-99 (ranges inclusive)")
+    cli_args.add_truncation_arguments(
+        parser,
+        default_psi=1.0,
+        cutoff_help="truncate only the first N ws (default: all)",
     )
-    parser.add_argument("--seeds", type=_seeds, help="seeds, e.g. 0,1,4-6 or 0-99 (ranges inclusive)")
-    parser.add_argument(
-        "--trunc",
-        dest="truncation_psi",
-        metavar="PSI",
-        type=float,
-        default=1.0,
-        help="truncation psi (default: %(default)s)",
-    )
-    parser.add_argument(
-        "--trunc-cutoff",
-        dest="truncation_cutoff",
-        type=int,
-        default=None,
-        metavar="N",
-        help="truncate only the first N ws (default: all)",
-    )
-    parser.add_argument(
-        "--class", dest="class_idx", type=int, default=None, metavar="IDX", help="class label of a conditional network"
-    )
-    parser.add_argument(
-        "--noise-mode",
+    cli_args.add_class_argument(parser)
+    cli_args.add_noise_mode_argument(
+        parser,
         choices=NOISE_MODES,
         default="const",
         help="noise inputs (default: %(default)s); seed = TF-era per-seed noise, fixnoise = dvschultz --fixnoise",
     )
-    parser.add_argument("--outdir", required=True, metavar="DIR", help="where to write seedNNNN.png")
+    cli_args.add_outdir_argument(parser, help="where to write seedNNNN.png")
     parser.add_argument("--projected-w", metavar="FILE", help="render the ws in this .npz (key 'w') instead of seeds")
-    parser.add_argument("--batch-size", type=int, default=8, help="images per forward pass (default: %(default)s)")
+    cli_args.add_batch_size_argument(parser)
     parser.add_argument(
         "--grid",
         type=_grid,
@@ -76,15 +50,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="COLS",
         help="also write grid.png (optionally with COLS columns)",
     )
-    parser.add_argument("--device", default=None, help="cuda, cuda:1, mps or cpu (default: best available)")
-    parser.add_argument(
-        "--precision",
-        choices=PRECISIONS,
-        default="auto",
-        help="dtype of NVIDIA's fp16 layers (default: fp16 on CUDA, fp32 elsewhere)",
-    )
-    parser.add_argument(
-        "--compile", action="store_true", help="torch.compile the network: slow start, faster for many images"
+    cli_args.add_device_arguments(
+        parser,
+        compile=True,
+        device_help="cuda, cuda:1, mps or cpu (default: best available)",
+        precision_help="dtype of NVIDIA's fp16 layers (default: fp16 on CUDA, fp32 elsewhere)",
+        compile_help="torch.compile the network: slow start, faster for many images",
     )
 
 
@@ -120,10 +91,7 @@ def run_generate(
 ) -> int:
     """What every generate command line does once its flags are read (also used by scripts/generate.py)."""
     with one_line_warnings():
-        try:
-            dev = pick_device(device)
-        except RuntimeError as exc:
-            raise UserError(str(exc)) from exc
+        dev = cli_args.pick_cli_device(device)
         if projected_w is None and not seeds:
             raise UserError("--seeds is required unless --projected-w is given (e.g. --seeds=0-9)")
         print(f'Loading networks from "{network}"...')

@@ -15,7 +15,8 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from ..errors import UserError
+from ..errors import UserError, exit_code
+from . import cli_args
 
 # torch and the networks are imported only once a command will run, so the refusals below are instant.
 
@@ -26,39 +27,23 @@ VIDEO_COMMANDS = ("generate-latent-walk", "truncation-traversal", "lerp-video")
 
 
 def dvschultz_parser(prog: str) -> argparse.ArgumentParser:
-    from ..device import PRECISIONS
     from .generate import NOISE_MODES
-    from .generate_cli import _seeds
 
     parser = argparse.ArgumentParser(prog=f"{prog} generate-images", description="Generate images (dvschultz form).")
-    parser.add_argument(
-        "--network", "--network-pkl", dest="network", required=True, metavar="NET", help="network file, name or URL"
-    )
-    parser.add_argument("--seeds", type=_seeds, required=True, help="seeds, e.g. 0-555 or 0,1,4-6")
-    parser.add_argument(
-        "--trunc",
-        "--truncation-psi",
-        dest="truncation_psi",
-        metavar="PSI",
-        type=float,
-        default=0.5,
+    cli_args.add_network_argument(parser, help="network file, name or URL", aliases=("--network-pkl",))
+    parser.add_argument("--seeds", type=cli_args.seed_list, required=True, help="seeds, e.g. 0-555 or 0,1,4-6")
+    cli_args.add_truncation_arguments(
+        parser,
+        default_psi=0.5,
+        aliases=("--truncation-psi",),
         help="truncation psi (default: %(default)s, as dvschultz)",
+        cutoff_help="truncate only the first N ws",
     )
-    parser.add_argument(
-        "--trunc-cutoff",
-        dest="truncation_cutoff",
-        type=int,
-        default=None,
-        metavar="N",
-        help="truncate only the first N ws",
-    )
-    parser.add_argument(
-        "--class", dest="class_idx", type=int, default=None, metavar="IDX", help="class label of a conditional network"
-    )
+    cli_args.add_class_argument(parser)
     parser.add_argument(
         "--create-grid", dest="grid", action="store_const", const=0, default=None, help="also write grid.png"
     )
-    parser.add_argument("--outdir", default="out", metavar="DIR", help="output folder (default: %(default)s)")
+    cli_args.add_outdir_argument(parser, help=cli_args.DVSCHULTZ_OUTDIR_HELP, default="out")
     parser.add_argument(
         "--save_vector",
         "--save-vector",
@@ -67,15 +52,11 @@ def dvschultz_parser(prog: str) -> argparse.ArgumentParser:
         help="also write vectors/seedNNNN.npy (z)",
     )
     parser.add_argument("--fixnoise", action="store_true", help="the same noise maps for every seed (RandomState(1))")
-    parser.add_argument(
-        "--noise-mode", choices=NOISE_MODES, default=None, help="override the noise (default: seed, as dvschultz)"
+    cli_args.add_noise_mode_argument(
+        parser, choices=NOISE_MODES, default=None, help="override the noise (default: seed, as dvschultz)"
     )
-    parser.add_argument("--batch-size", type=int, default=8, help="images per forward pass (default: %(default)s)")
-    parser.add_argument("--device", default=None, help="cuda, mps or cpu (default: best available)")
-    parser.add_argument("--precision", choices=PRECISIONS, default="auto", help="dtype of the fp16 layers")
-    parser.add_argument(
-        "--compile", action="store_true", help="torch.compile the network (slow start, faster for many images)"
-    )
+    cli_args.add_batch_size_argument(parser)
+    cli_args.add_device_arguments(parser, compile=True)
     return parser
 
 
@@ -95,62 +76,44 @@ def nvlabs_parser(prog: str) -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None, prog: str = "generate.py") -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    try:
-        if argv and not argv[0].startswith("-"):
-            command = argv[0]
-            if command in NOT_YET:
-                print(
-                    f"error: '{command}' is not implemented yet; it comes with the creative-tools work (issue 5). "
-                    "generate-images works now.",
-                    file=sys.stderr,
-                )
-                return 2
-            if command in VIDEO_COMMANDS:
-                from .video_cli import (
-                    latent_walk_main,
-                    lerp_video_main,
-                    truncation_traversal_main,
-                )
+    return exit_code(lambda: _run(argv, prog))
 
-                run_video = {
-                    "generate-latent-walk": latent_walk_main,
-                    "truncation-traversal": truncation_traversal_main,
-                    "lerp-video": lerp_video_main,
-                }[command]
-                return run_video(argv[1:], prog)
-            if command != "generate-images":
-                print(
-                    f"error: unknown sub-command {command!r}; use generate-images, generate-latent-walk, "
-                    "truncation-traversal, lerp-video, or the NVlabs form without a "
-                    "sub-command (--network --seeds --outdir)",
-                    file=sys.stderr,
-                )
-                return 2
-            from .generate_cli import run_generate
 
-            a = dvschultz_parser(prog).parse_args(argv[1:])
-            noise_mode = a.noise_mode or ("fixnoise" if a.fixnoise else "seed")
-            return run_generate(
-                network=a.network,
-                outdir=a.outdir,
-                seeds=a.seeds,
-                truncation_psi=a.truncation_psi,
-                truncation_cutoff=a.truncation_cutoff,
-                class_idx=a.class_idx,
-                noise_mode=noise_mode,
-                batch_size=a.batch_size,
-                grid=a.grid,
-                device=a.device,
-                precision=a.precision,
-                save_vectors=a.save_vectors,
-                compile=a.compile,
+def _run(argv: list[str], prog: str) -> int:
+    if argv and not argv[0].startswith("-"):
+        command = argv[0]
+        if command in NOT_YET:
+            print(
+                f"error: '{command}' is not implemented yet; it comes with the creative-tools work (issue 5). "
+                "generate-images works now.",
+                file=sys.stderr,
             )
+            return 2
+        if command in VIDEO_COMMANDS:
+            from .video_cli import (
+                latent_walk_main,
+                lerp_video_main,
+                truncation_traversal_main,
+            )
+
+            run_video = {
+                "generate-latent-walk": latent_walk_main,
+                "truncation-traversal": truncation_traversal_main,
+                "lerp-video": lerp_video_main,
+            }[command]
+            return run_video(argv[1:], prog)
+        if command != "generate-images":
+            print(
+                f"error: unknown sub-command {command!r}; use generate-images, generate-latent-walk, "
+                "truncation-traversal, lerp-video, or the NVlabs form without a "
+                "sub-command (--network --seeds --outdir)",
+                file=sys.stderr,
+            )
+            return 2
         from .generate_cli import run_generate
 
-        a = nvlabs_parser(prog).parse_args(argv)
-        if a.projected_w is not None and a.dlatents is not None:
-            raise UserError("give either --projected-w or --dlatents, not both")
-        tf_ws = a.dlatents is not None
+        a = dvschultz_parser(prog).parse_args(argv[1:])
+        noise_mode = a.noise_mode or ("fixnoise" if a.fixnoise else "seed")
         return run_generate(
             network=a.network,
             outdir=a.outdir,
@@ -158,19 +121,34 @@ def main(argv: Sequence[str] | None = None, prog: str = "generate.py") -> int:
             truncation_psi=a.truncation_psi,
             truncation_cutoff=a.truncation_cutoff,
             class_idx=a.class_idx,
-            noise_mode=a.noise_mode,
-            projected_w=a.dlatents if tf_ws else a.projected_w,
-            ws_key="dlatents" if tf_ws else "w",
-            ws_prefix="dlatent" if tf_ws else "proj",
+            noise_mode=noise_mode,
             batch_size=a.batch_size,
             grid=a.grid,
             device=a.device,
             precision=a.precision,
+            save_vectors=a.save_vectors,
             compile=a.compile,
         )
-    except UserError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
+    from .generate_cli import run_generate
+
+    a = nvlabs_parser(prog).parse_args(argv)
+    if a.projected_w is not None and a.dlatents is not None:
+        raise UserError("give either --projected-w or --dlatents, not both")
+    tf_ws = a.dlatents is not None
+    return run_generate(
+        network=a.network,
+        outdir=a.outdir,
+        seeds=a.seeds,
+        truncation_psi=a.truncation_psi,
+        truncation_cutoff=a.truncation_cutoff,
+        class_idx=a.class_idx,
+        noise_mode=a.noise_mode,
+        projected_w=a.dlatents if tf_ws else a.projected_w,
+        ws_key="dlatents" if tf_ws else "w",
+        ws_prefix="dlatent" if tf_ws else "proj",
+        batch_size=a.batch_size,
+        grid=a.grid,
+        device=a.device,
+        precision=a.precision,
+        compile=a.compile,
+    )

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from ..device import pick_device
 from ..errors import UserError
+from . import cli_args
 from .export import Item, RenderSettings, render_images
 from .generate import load_generator
 from .generate_cli import one_line_warnings
@@ -16,7 +16,6 @@ from .memorization import (
     pick_features,
     write_report,
 )
-from .seeds import parse_seeds
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -26,39 +25,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="DATASET",
         help="the training images (dataset zip or folder)",
     )
-    parser.add_argument(
-        "--outdir",
-        required=True,
-        metavar="DIR",
-        help="where to write memorization.html/.png/.json",
-    )
+    cli_args.add_outdir_argument(parser, help="where to write memorization.html/.png/.json")
     parser.add_argument("--generated", metavar="PATH", help="folder or zip of generated images to check")
-    parser.add_argument(
-        "--network",
-        metavar="NET",
-        help="or generate them: network to render --seeds with",
-    )
-    parser.add_argument("--seeds", type=parse_seeds, help="seeds to render with --network, e.g. 0-99")
-    parser.add_argument(
-        "--trunc",
-        dest="truncation_psi",
-        type=float,
-        default=1.0,
-        metavar="PSI",
-        help="truncation psi",
-    )
-    parser.add_argument(
-        "--class",
-        dest="class_idx",
-        type=int,
-        default=None,
-        metavar="IDX",
-        help="class (conditional nets)",
-    )
-    parser.add_argument(
-        "--noise-mode",
-        default="const",
+    cli_args.add_network_argument(parser, help="or generate them: network to render --seeds with", required=False)
+    parser.add_argument("--seeds", type=cli_args.seed_list, help="seeds to render with --network, e.g. 0-99")
+    cli_args.add_truncation_arguments(parser, help="truncation psi", cutoff=False)
+    cli_args.add_class_argument(parser, help="class (conditional nets)")
+    cli_args.add_noise_mode_argument(
+        parser,
         choices=("const", "none", "seed", "fixnoise"),
+        default="const",
         help="noise (default: const)",
     )
     parser.add_argument(
@@ -79,7 +55,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=64,
         help="closest pairs shown in the PNG/HTML (default: 64)",
     )
-    parser.add_argument("--device", default=None, help="cuda, mps or cpu (default: best available)")
+    cli_args.add_device_arguments(parser, precision=False)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -88,10 +64,7 @@ def run(args: argparse.Namespace) -> int:
     if not 0 < args.percentile < 100:
         raise UserError(f"--percentile={args.percentile}: must be between 0 and 100")
     with one_line_warnings():
-        try:
-            dev = pick_device(args.device)
-        except RuntimeError as exc:
-            raise UserError(str(exc)) from exc
+        dev = cli_args.pick_cli_device(args.device)
         train_names, training = load_image_set(args.data)
         if args.generated is not None:
             gen_names, generated = load_image_set(args.generated)

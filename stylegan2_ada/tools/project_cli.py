@@ -5,9 +5,8 @@ from __future__ import annotations
 import argparse
 import time
 
-from ..device import pick_device
 from ..errors import UserError
-from .generate import load_generator
+from . import cli_args
 from .generate_cli import one_line_warnings
 from .projector import Schedule, run_projection, vgg16_lpips
 
@@ -26,19 +25,9 @@ def parse_bool(text: str) -> bool:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--network",
-        required=True,
-        metavar="NET",
-        help=".safetensors snapshot, NVIDIA .pkl, name or URL",
-    )
+    cli_args.add_network_argument(parser)
     parser.add_argument("--target", required=True, metavar="FILE", help="the photo to project")
-    parser.add_argument(
-        "--outdir",
-        required=True,
-        metavar="DIR",
-        help="where to write target.png, proj.png, projected_w.npz",
-    )
+    cli_args.add_outdir_argument(parser, help="where to write target.png, proj.png, projected_w.npz")
     parser.add_argument(
         "--num-steps",
         type=int,
@@ -64,14 +53,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="BOOL",
         help="optimise one w per layer (W+) instead of a single w (default: off)",
     )
-    parser.add_argument(
-        "--class",
-        dest="class_idx",
-        type=int,
-        default=None,
-        metavar="IDX",
-        help="class of a conditional network",
-    )
+    cli_args.add_class_argument(parser, help="class of a conditional network")
     parser.add_argument(
         "--align",
         action="store_true",
@@ -83,19 +65,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="FILE",
         help="NVIDIA's vgg16.pt (default: $STYLEGAN2_ADA_VGG16, the cache, else downloaded once)",
     )
-    parser.add_argument("--device", default=None, help="cuda, mps or cpu (default: best available)")
+    cli_args.add_device_arguments(parser, precision=False)
 
 
 def run(args: argparse.Namespace) -> int:
     if args.num_steps < 1:
         raise UserError(f"--num-steps={args.num_steps}: need at least 1 step")
     with one_line_warnings():
-        try:
-            dev = pick_device(args.device)
-        except RuntimeError as exc:
-            raise UserError(str(exc)) from exc
-        print(f'Loading networks from "{args.network}"...')
-        G = load_generator(args.network, dev)
+        G, dev = cli_args.load_cli_generator(args.network, args.device)
         try:
             lpips_fn = vgg16_lpips(dev, path=args.vgg16)
         except UserError as exc:

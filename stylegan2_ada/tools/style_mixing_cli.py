@@ -16,33 +16,22 @@ from pathlib import Path
 
 import numpy as np
 
-from ..device import PRECISIONS, pick_device
-from ..errors import UserError
 from ..io.snapshot import atomic_write
+from ..errors import exit_code
+from . import cli_args
 
 NOISE_CHOICES = ("const", "random", "none")
 
 
-def _seeds(text: str) -> list[int]:
-    from .generate_cli import _seeds as parse
-
-    return parse(text)
-
-
 def add_arguments(parser: argparse.ArgumentParser, default_trunc: float = 1.0) -> None:
-    parser.add_argument(
-        "--network",
-        "--network-pkl",
-        dest="network",
-        required=True,
-        metavar="NET",
-        help=".safetensors snapshot, NVIDIA .pkl, known name or URL",
+    cli_args.add_network_argument(
+        parser, help=".safetensors snapshot, NVIDIA .pkl, known name or URL", aliases=("--network-pkl",)
     )
     parser.add_argument(
         "--rows",
         "--row-seeds",
         dest="rows",
-        type=_seeds,
+        type=cli_args.seed_list,
         required=True,
         help="seeds of the rows, e.g. 85,100,75",
     )
@@ -50,7 +39,7 @@ def add_arguments(parser: argparse.ArgumentParser, default_trunc: float = 1.0) -
         "--cols",
         "--col-seeds",
         dest="cols",
-        type=_seeds,
+        type=cli_args.seed_list,
         required=True,
         help="seeds of the columns, e.g. 55,821",
     )
@@ -61,61 +50,19 @@ def add_arguments(parser: argparse.ArgumentParser, default_trunc: float = 1.0) -
         default="0-6",
         help="layers (ws) taken from the column seed, e.g. 0-3 for the coarse ones (default: %(default)s)",
     )
-    parser.add_argument(
-        "--trunc",
-        "--truncation-psi",
-        dest="truncation_psi",
-        type=float,
-        default=default_trunc,
-        metavar="PSI",
-        help="truncation psi (default: %(default)s)",
+    cli_args.add_truncation_arguments(parser, default_psi=default_trunc, aliases=("--truncation-psi",))
+    cli_args.add_class_argument(parser)
+    cli_args.add_noise_mode_argument(
+        parser, choices=NOISE_CHOICES, default="const", help="noise inputs (default: const)"
     )
-    parser.add_argument(
-        "--trunc-cutoff",
-        dest="truncation_cutoff",
-        type=int,
-        default=None,
-        metavar="N",
-        help="truncate only N ws",
-    )
-    parser.add_argument(
-        "--class",
-        dest="class_idx",
-        type=int,
-        default=None,
-        metavar="IDX",
-        help="class label of a conditional network",
-    )
-    parser.add_argument(
-        "--noise-mode",
-        choices=NOISE_CHOICES,
-        default="const",
-        help="noise inputs (default: const)",
-    )
-    parser.add_argument(
-        "--outdir",
-        required=True,
-        metavar="DIR",
-        help="where to write grid.png and {row}-{col}.png",
-    )
+    cli_args.add_outdir_argument(parser, help="where to write grid.png and {row}-{col}.png")
     parser.add_argument(
         "--save-ws",
         action="store_true",
         help="also write ws.npz: 'w' [N, num_ws, w_dim] and 'seeds' [N, 2] (row, col) of every picture",
     )
-    parser.add_argument(
-        "--batch-size",
-        type=int,
-        default=8,
-        help="images per forward pass (default: %(default)s)",
-    )
-    parser.add_argument("--device", default=None, help="cuda, mps or cpu (default: best available)")
-    parser.add_argument(
-        "--precision",
-        choices=PRECISIONS,
-        default="auto",
-        help="dtype of the fp16 layers",
-    )
+    cli_args.add_batch_size_argument(parser)
+    cli_args.add_device_arguments(parser)
 
 
 def _write_ws(result, path: Path) -> None:
@@ -131,17 +78,11 @@ def _write_ws(result, path: Path) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from .generate import load_generator
     from .generate_cli import one_line_warnings
     from .style_mixing import style_mix
 
     with one_line_warnings():
-        try:
-            dev = pick_device(args.device)
-        except RuntimeError as exc:
-            raise UserError(str(exc)) from exc
-        print(f'Loading networks from "{args.network}"...')
-        G = load_generator(args.network, dev)
+        G, dev = cli_args.load_cli_generator(args.network, args.device)
         result = style_mix(
             G,
             args.rows,
@@ -165,24 +106,21 @@ def run(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None, prog: str = "style_mixing.py") -> int:
     """scripts/style_mixing.py: the NVlabs form, or dvschultz's `grid` sub-command."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    try:
-        if argv and argv[0] == "grid":
-            parser = argparse.ArgumentParser(prog=f"{prog} grid", description="Style-mixing grid (dvschultz form).")
-            add_arguments(parser, default_trunc=0.5)
-            return run(parser.parse_args(argv[1:]))
-        if argv and argv[0] == "video":
-            print(
-                "error: dvschultz's 'style_mixing.py video' is not implemented; "
-                "use the grid form, or `stylegan2-ada video` for interpolation videos",
-                file=sys.stderr,
-            )
-            return 2
-        parser = argparse.ArgumentParser(prog=prog, description="Style-mixing grid (NVlabs form).")
-        add_arguments(parser)
-        return run(parser.parse_args(argv))
-    except UserError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    return exit_code(lambda: _run_script(argv, prog))
+
+
+def _run_script(argv: list[str], prog: str) -> int:
+    if argv and argv[0] == "grid":
+        parser = argparse.ArgumentParser(prog=f"{prog} grid", description="Style-mixing grid (dvschultz form).")
+        add_arguments(parser, default_trunc=0.5)
+        return run(parser.parse_args(argv[1:]))
+    if argv and argv[0] == "video":
+        print(
+            "error: dvschultz's 'style_mixing.py video' is not implemented; "
+            "use the grid form, or `stylegan2-ada video` for interpolation videos",
+            file=sys.stderr,
+        )
         return 2
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
+    parser = argparse.ArgumentParser(prog=prog, description="Style-mixing grid (NVlabs form).")
+    add_arguments(parser)
+    return run(parser.parse_args(argv))

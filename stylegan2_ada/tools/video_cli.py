@@ -12,17 +12,11 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 
-from ..device import PRECISIONS, pick_device
 from ..errors import UserError
+from . import cli_args
 from .video import EASINGS, FORMATS, SPACES, VIDEO_NOISE_MODES, WALKS
 
 CLI_WALKS = WALKS + ("truncation",)
-
-
-def _seeds(text: str) -> list[int]:
-    from .generate_cli import _seeds as parse
-
-    return parse(text)
 
 
 def _grid(text: str) -> tuple[int, int]:
@@ -38,39 +32,9 @@ def _files(text: str) -> list[str]:
 
 def add_common(parser: argparse.ArgumentParser, trunc: float, noise: str, fps: float) -> None:
     """Flags shared by `video` and the dvschultz sub-commands."""
-    parser.add_argument(
-        "--network",
-        "--network-pkl",
-        dest="network",
-        required=True,
-        metavar="NET",
-        help="network file, name or URL",
-    )
-    parser.add_argument(
-        "--trunc",
-        "--truncation-psi",
-        dest="truncation_psi",
-        type=float,
-        default=trunc,
-        metavar="PSI",
-        help="truncation psi (default: %(default)s)",
-    )
-    parser.add_argument(
-        "--trunc-cutoff",
-        dest="truncation_cutoff",
-        type=int,
-        default=None,
-        metavar="N",
-        help="truncate only N ws",
-    )
-    parser.add_argument(
-        "--class",
-        dest="class_idx",
-        type=int,
-        default=None,
-        metavar="IDX",
-        help="class label of a conditional network",
-    )
+    cli_args.add_network_argument(parser, help="network file, name or URL", aliases=("--network-pkl",))
+    cli_args.add_truncation_arguments(parser, default_psi=trunc, aliases=("--truncation-psi",))
+    cli_args.add_class_argument(parser)
     parser.add_argument(
         "--fps",
         dest="fps",
@@ -78,19 +42,14 @@ def add_common(parser: argparse.ArgumentParser, trunc: float, noise: str, fps: f
         default=fps,
         help="frames per second (default: %(default)s)",
     )
-    parser.add_argument(
-        "--noise-mode",
+    cli_args.add_noise_mode_argument(
+        parser,
         choices=VIDEO_NOISE_MODES,
         default=noise,
         help="noise inputs (default: %(default)s); fixnoise = RandomState(1) maps for every frame, "
         "seed = the seed's TF-era maps (truncation traversal)",
     )
-    parser.add_argument(
-        "--outdir",
-        default="out",
-        metavar="DIR",
-        help="output folder (default: %(default)s)",
-    )
+    cli_args.add_outdir_argument(parser, help=cli_args.DVSCHULTZ_OUTDIR_HELP, default="out")
     parser.add_argument(
         "--format",
         choices=FORMATS,
@@ -103,19 +62,8 @@ def add_common(parser: argparse.ArgumentParser, trunc: float, noise: str, fps: f
         default=None,
         help="MP4 bitrate such as 16M (default: ffmpeg quality 8 of 10)",
     )
-    parser.add_argument(
-        "--batch-size",
-        type=int,
-        default=8,
-        help="images per forward pass (default: %(default)s)",
-    )
-    parser.add_argument("--device", default=None, help="cuda, mps or cpu (default: best available)")
-    parser.add_argument(
-        "--precision",
-        choices=PRECISIONS,
-        default="auto",
-        help="dtype of the fp16 layers",
-    )
+    cli_args.add_batch_size_argument(parser)
+    cli_args.add_device_arguments(parser)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -132,7 +80,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default="z",
         help="interpolate in z or w (default: %(default)s)",
     )
-    parser.add_argument("--seeds", type=_seeds, default=None, help="keypoint seeds, e.g. 1,2,3 or 0-5")
+    parser.add_argument("--seeds", type=cli_args.seed_list, default=None, help="keypoint seeds, e.g. 1,2,3 or 0-5")
     parser.add_argument(
         "--latents",
         type=_files,
@@ -199,17 +147,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--save-vectors", action="store_true", help="also write vectors/frameNNNNN.npy")
 
 
-def _load(network: str, device: str | None):
-    from .generate import load_generator
-
-    try:
-        dev = pick_device(device)
-    except RuntimeError as exc:
-        raise UserError(str(exc)) from exc
-    print(f'Loading networks from "{network}"...')
-    return load_generator(network, dev), dev
-
-
 def render_walk(
     args: argparse.Namespace,
     walk_kind: str,
@@ -227,7 +164,7 @@ def render_walk(
     from .video import Walk, grid_latents, load_latents, make_video
     from .video import save_vectors as write_vectors
 
-    G, dev = _load(args.network, args.device)
+    G, dev = cli_args.load_cli_generator(args.network, args.device)
     latents = None
     if latent_files:
         file_space, latents = load_latents(latent_files, G.z_dim, G.num_ws, G.w_dim)
@@ -288,7 +225,7 @@ def render_traversal(
     from .video import load_latents, make_video, traversal_psis, truncation_ws
 
     psis = traversal_psis(args.start, args.stop, args.increment)
-    G, dev = _load(args.network, args.device)
+    G, dev = cli_args.load_cli_generator(args.network, args.device)
     latent = None
     if latent_files:
         _, latent = load_latents(latent_files, G.z_dim, G.num_ws, G.w_dim)
@@ -383,7 +320,7 @@ def latent_walk_parser(prog: str) -> argparse.ArgumentParser:
         help="line-z|line-w|sphere-z|sphere-w|noiseloop|circularloop (default: %(default)s)",
     )
     parser.add_argument("--frames", type=int, default=240, help="frame count (default: %(default)s)")
-    parser.add_argument("--seeds", type=_seeds, default=None, help="keypoint seeds")
+    parser.add_argument("--seeds", type=cli_args.seed_list, default=None, help="keypoint seeds")
     parser.add_argument(
         "--npys",
         type=_files,
@@ -470,7 +407,7 @@ def truncation_traversal_parser(prog: str) -> argparse.ArgumentParser:
         description="Truncation traversal video (dvschultz form).",
     )
     add_common(parser, trunc=1.0, noise="seed", fps=24)
-    parser.add_argument("--seed", type=_seeds, default=None, help="the seed (its first value is used)")
+    parser.add_argument("--seed", type=cli_args.seed_list, default=None, help="the seed (its first value is used)")
     parser.add_argument(
         "--npys",
         type=_files,
@@ -506,7 +443,9 @@ def lerp_video_parser(prog: str) -> argparse.ArgumentParser:
         prog=f"{prog} lerp-video", description="Closed-loop video of smoothed random latents (dvschultz form)."
     )
     add_common(parser, trunc=1.0, noise="const", fps=30)
-    parser.add_argument("--seeds", type=_seeds, required=True, help="one seed per walk, or one seed with a grid")
+    parser.add_argument(
+        "--seeds", type=cli_args.seed_list, required=True, help="one seed per walk, or one seed with a grid"
+    )
     parser.add_argument("--grid-w", dest="grid_w", type=int, default=None, help="grid columns (with one seed)")
     parser.add_argument("--grid-h", dest="grid_h", type=int, default=None, help="grid rows (with one seed)")
     parser.add_argument("--slowdown", type=int, default=1, help="slow down by this power of 2 (default: 1)")
@@ -540,7 +479,7 @@ def lerp_video_main(argv: Sequence[str], prog: str = "generate.py") -> int:
     if frames < 1:
         raise UserError("--duration-sec times --fps gives no frames")
     with one_line_warnings():
-        G, dev = _load(args.network, args.device)
+        G, dev = cli_args.load_cli_generator(args.network, args.device)
         lat = smoothed_random_loop(seeds, frames, G.z_dim, args.smoothing_sec * args.fps, cells)
         for _ in range(int(math.log2(args.slowdown))):
             lat = double_frames(lat)

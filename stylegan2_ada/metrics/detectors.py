@@ -206,25 +206,32 @@ def _schema_args(module: torch.jit.ScriptModule) -> set[str]:
         return set()
 
 
-class InceptionDetector:
-    """Inception-v3 pool features (2048-d) of uint8 images, matching NVIDIA's `return_features=True`."""
+class _TorchScriptDetector:
+    """A loaded TorchScript feature network with where it came from; `cache_id` keys the statistics cache."""
 
-    feature_dim = INCEPTION_DIM
-
-    def __init__(self, module: torch.jit.ScriptModule, layout: str, sha256: str, origin: str) -> None:
+    def __init__(self, module: torch.jit.ScriptModule, sha256: str, origin: str, name: str) -> None:
         self.module = module.eval()
-        self.layout = layout
         self.sha256 = sha256
         self.origin = origin
-        self.cache_id = f"inception-{sha256[:16]}"
+        self.cache_id = f"{name}-{sha256[:16]}"
 
-    def to(self, device: torch.device | str) -> InceptionDetector:
+    def to(self, device: torch.device | str) -> _TorchScriptDetector:
         self.module.to(device)
         return self
 
     @property
     def device(self) -> torch.device:
         return next(self.module.parameters()).device
+
+
+class InceptionDetector(_TorchScriptDetector):
+    """Inception-v3 pool features (2048-d) of uint8 images, matching NVIDIA's `return_features=True`."""
+
+    feature_dim = INCEPTION_DIM
+
+    def __init__(self, module: torch.jit.ScriptModule, layout: str, sha256: str, origin: str) -> None:
+        super().__init__(module, sha256, origin, "inception")
+        self.layout = layout
 
     @torch.no_grad()
     def __call__(self, images: torch.Tensor) -> torch.Tensor:
@@ -251,22 +258,11 @@ class InceptionDetector:
             return self.module(images, no_output_bias=True).float()
 
 
-class VGG16Detector:
+class VGG16Detector(_TorchScriptDetector):
     """NVIDIA's vgg16.pt: features for precision/recall and LPIPS features for PPL."""
 
     def __init__(self, module: torch.jit.ScriptModule, sha256: str, origin: str) -> None:
-        self.module = module.eval()
-        self.sha256 = sha256
-        self.origin = origin
-        self.cache_id = f"vgg16-{sha256[:16]}"
-
-    def to(self, device: torch.device | str) -> VGG16Detector:
-        self.module.to(device)
-        return self
-
-    @property
-    def device(self) -> torch.device:
-        return next(self.module.parameters()).device
+        super().__init__(module, sha256, origin, "vgg16")
 
     @torch.no_grad()
     def __call__(self, images: torch.Tensor) -> torch.Tensor:

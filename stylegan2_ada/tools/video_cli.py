@@ -200,17 +200,7 @@ def render_walk(
         lat_space,
         lat,
         path,
-        fps=args.fps,
-        grid=grid,
-        truncation_psi=args.truncation_psi,
-        truncation_cutoff=args.truncation_cutoff,
-        class_idx=args.class_idx,
-        noise_mode=args.noise_mode,
-        batch_size=args.batch_size,
-        device=dev,
-        precision=args.precision,
-        frames_dir=outdir / "frames" if args.save_frames else None,
-        bitrate=args.bitrate,
+        **_render_options(args, dev, outdir, grid),
     )
     return path
 
@@ -490,17 +480,24 @@ def lerp_video_main(argv: Sequence[str], prog: str = "generate.py") -> int:
             "z",
             lat,
             path,
-            fps=args.fps,
-            grid=grid,
-            truncation_psi=args.truncation_psi,
-            truncation_cutoff=args.truncation_cutoff,
-            class_idx=args.class_idx,
-            noise_mode=args.noise_mode,
-            batch_size=args.batch_size,
-            device=dev,
-            precision=args.precision,
-            frames_dir=outdir / "frames" if args.save_frames else None,
-            bitrate=args.bitrate,
+            **_render_options(args, dev, outdir, grid),
         )
     print(f"Wrote {path}")
     return 0
+
+
+def _render_options(args: argparse.Namespace, dev: object, outdir: Path, grid: tuple[int, int] | None) -> dict:
+    """make_video's keyword arguments that every video command takes from the same flags."""
+    return {
+        "fps": args.fps,
+        "grid": grid,
+        "truncation_psi": args.truncation_psi,
+        "truncation_cutoff": args.truncation_cutoff,
+        "class_idx": args.class_idx,
+        "noise_mode": args.noise_mode,
+        "batch_size": args.batch_size,
+        "device": dev,
+        "precision": args.precision,
+        "frames_dir": outdir / "frames" if args.save_frames else None,
+        "bitrate": args.bitrate,
+    }

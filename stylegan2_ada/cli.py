@@ -16,7 +16,7 @@ from .errors import exit_code
 # name -> (module, function adding the arguments, function running the command, help)
 SUBCOMMANDS: dict[str, tuple[str, str, str, str]] = {
     "generate": ("stylegan2_ada.tools.generate_cli", "add_arguments", "run", "images from seeds"),
-    "convert": ("stylegan2_ada.io.convert_cli", "add_arguments", "run", "NVIDIA pickle to our safetensors format"),
+    "convert": ("stylegan2_ada.io.convert_cli", "add_arguments", "run", "NVIDIA pickle <-> our safetensors format"),
     "prepare": ("stylegan2_ada.data.cli", "add_prepare_arguments", "run_prepare", "photos to a training dataset"),
     "metrics": ("stylegan2_ada.metrics.calc_metrics_cli", "add_arguments", "run", "FID, KID, precision/recall, PPL, IS"),
     "train": ("stylegan2_ada.train.train_cli", "add_arguments", "run", "train or fine-tune with ADA"),

@@ -334,6 +334,10 @@ for _np_core in ("numpy.core", "numpy._core"):
 _BUILD_TARGETS = (np.ndarray, np.dtype, TFNetwork, EasyDict, collections.OrderedDict)
 
 
+# What pickles written by io/nvidia_export.py name besides tensors: refused like any other call, with a hint.
+_EXPORT_GLOBALS = {("builtins", "getattr"), ("operator", "getitem"), ("functools", "partial")}
+
+
 class RestrictedUnpickler(pickle._Unpickler):  # type: ignore[name-defined]
     """Unpickler that resolves only allowlisted globals and never runs code embedded in the file."""
 
@@ -345,6 +349,12 @@ class RestrictedUnpickler(pickle._Unpickler):  # type: ignore[name-defined]
                 module, name = _compat_pickle.NAME_MAPPING[(module, name)]
             module = _compat_pickle.IMPORT_MAPPING.get(module, module)
         allowed = _ALLOWED.get((module, name))
+        if allowed is None and ((module, name) in _EXPORT_GLOBALS or module.startswith("training.")):
+            raise UnsafePickleError(
+                f"refused to load: the pickle asks for `{module}.{name}` (nothing was executed); if it is a pickle "
+                "written for NVIDIA's code by `stylegan2-ada convert --dest=X.pkl` or `train --nvidia-pkl`, load "
+                "the .safetensors it was made from instead"
+            )
         if allowed is None:
             raise UnsafePickleError(
                 f"refused to load: the pickle asks for `{module}.{name}`, which a network pickle never needs "

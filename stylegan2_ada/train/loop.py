@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from ..device import half_dtype_for, pick_device
+from ..io.nvidia_export import dataset_kwargs_for_nvidia, save_nvidia_pickle
 from ..nn import Discriminator, Generator
 from .distributed import (
     DistEnv,
@@ -242,9 +243,10 @@ def training_loop(
     data_iter = iter(loader)
     per_rank = opts.batch // env.world
     z_dim, c_dim = G.z_dim, opts.G.c_dim
+    precision_name = str(half_dtype).replace("torch.", "") if half_dtype else "fp32"
     say(
         f"Training for {opts.total_kimg:g} kimg: batch {opts.batch} = {env.world} process(es) x "
-        f"{rounds} round(s) x {opts.batch_gpu}, {str(half_dtype).replace('torch.', '') if half_dtype else 'fp32'} on {device}\n"
+        f"{rounds} round(s) x {opts.batch_gpu}, {precision_name} on {device}\n"
     )
 
     tick_start_nimg, tick_start_time = cur_nimg, time.time()
@@ -345,6 +347,15 @@ def training_loop(
                 "run": run_dir.name,
             }
             save_training_state(run_dir, kimg, {"G": G, "G_ema": G_ema, "D": D}, state, meta)
+            if opts.nvidia_pkl:
+                save_nvidia_pickle(
+                    snapshot_path(run_dir, kimg).with_suffix(".pkl"),
+                    {"G": G, "D": D, "G_ema": G_ema},
+                    training_set_kwargs=dataset_kwargs_for_nvidia(
+                        opts.data, opts.resolution, opts.cond, opts.mirror, opts.subset
+                    ),
+                    metadata=meta,
+                )
             if opts.keep:
                 prune_snapshots(run_dir, opts.keep)
         metric_stats: dict[str, dict[str, float]] = {}

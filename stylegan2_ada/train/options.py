@@ -63,6 +63,7 @@ class TrainOptions:
     kimg_per_tick: float = 4
     snap: int = 50
     keep: int | None = None
+    nvidia_pkl: bool = False  # also write network-snapshot-NNNNNN.pkl for NVIDIA's code
     seed: int = 0
     metrics: tuple[str, ...] = ()
     grid: tuple[int, int] | None = None  # image-grid columns x rows (None = NVIDIA's ~7680x4320 px)
@@ -287,6 +288,7 @@ def build_options(
         kimg_per_tick=tick,
         snap=snap,
         keep=keep,
+        nvidia_pkl=bool(raw.get("nvidia_pkl")),
         seed=int(raw.get("seed") or 0),
         metrics=check_metric_names(raw.get("metrics") or ()),
         grid=tuple(raw["grid"]) if raw.get("grid") else None,

@@ -84,13 +84,13 @@ def prune_snapshots(
     run_dir: Path,
     keep: int,
 ) -> list[Path]:
-    """Deletes all but the newest `keep` snapshots (and their state and .json); returns what went."""
+    """Deletes all but the newest `keep` snapshots (and their state, .json and .pkl); returns what went."""
     run_dir = Path(run_dir)
     kimgs = sorted({int(m.group(1)) for p in run_dir.iterdir() if (m := SNAPSHOT_RE.match(p.name))})
     removed = []
     for kimg in kimgs[: max(len(kimgs) - keep, 0)]:
         snap = snapshot_path(run_dir, kimg)
-        for path in (state_path(run_dir, kimg), snap.with_suffix(".json"), snap):
+        for path in (state_path(run_dir, kimg), snap.with_suffix(".json"), snap.with_suffix(".pkl"), snap):
             if path.exists():
                 path.unlink()
                 removed.append(path)

@@ -67,6 +67,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--snap", type=int, default=None, help="snapshot every N ticks [default: 50]")
     g.add_argument("--tick", type=float, default=None, help="kimg per tick [default: 4]")
     g.add_argument("--keep", type=int, default=None, help="keep only the newest N snapshots [default: all]")
+    flag("--nvidia-pkl", "also write each snapshot as a .pkl that NVIDIA's code loads [default: False]")
     g.add_argument(
         "--metrics",
         type=parse_metrics,
@@ -173,6 +174,7 @@ def plan_run(raw: dict[str, Any], world: int | None) -> tuple[TrainOptions, Path
             ("kimg", "total_kimg"),
             ("snap", "snap"),
             ("keep", "keep"),
+            ("nvidia_pkl", "nvidia_pkl"),
             ("tick", "kimg_per_tick"),
             ("workers", "workers"),
             ("metrics", "metrics"),

@@ -10,7 +10,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from train_helpers import (
+    TINY_FLAGS,
     parse_train_args,
     run_dirs,
     tiny_snapshot,
@@ -169,15 +171,40 @@ def test_keep_prunes_oldest_snapshots(tmp_path: Path) -> None:
             f"network-snapshot-{kimg:06d}.safetensors",
             f"network-snapshot-{kimg:06d}.json",
             f"training-state-{kimg:06d}.pt",
+            f"network-snapshot-{kimg:06d}.pkl",  # --nvidia-pkl
         ):
             (tmp_path / name).write_text("x")
     removed = prune_snapshots(tmp_path, keep=2)
-    assert len(removed) == 6
+    assert len(removed) == 8
     assert sorted(p.name for p in tmp_path.iterdir()) == [
         "network-snapshot-000008.json",
+        "network-snapshot-000008.pkl",
         "network-snapshot-000008.safetensors",
         "network-snapshot-000012.json",
+        "network-snapshot-000012.pkl",
         "network-snapshot-000012.safetensors",
         "training-state-000008.pt",
         "training-state-000012.pt",
     ]
+
+
+def test_nvidia_pkl_beside_the_snapshot(tmp_path: Path) -> None:
+    sys.path.insert(0, str(ROOT / "tests" / "io"))  # the NVIDIA-side reader lives with the io tests
+    from nvidia_side import load_like_nvidia
+
+    from stylegan2_ada.io.snapshot import load_snapshot
+
+    data = write_dataset_zip(tmp_path / "faces.zip", resolution=16)
+    out = tmp_path / "results"
+    argv = [f"--outdir={out}", f"--data={data}", *TINY_FLAGS, "--kimg=0.004", "--tick=0.004", "--snap=1"]
+    assert train([*argv, "--nvidia-pkl=True", "--mirror=1"]) == 0
+    (run,) = run_dirs(out)
+    assert [p.name for p in run.glob("*.pkl")] == ["network-snapshot-000000.pkl"]
+    newest = max(run.glob("network-snapshot-*.safetensors"))
+    ours = load_snapshot(newest, "cpu").networks
+    theirs = load_like_nvidia(newest.with_suffix(".pkl").read_bytes())
+    for name in ("G", "G_ema", "D"):
+        a, b = ours[name].state_dict(), theirs[name].state_dict()
+        assert all(torch.equal(a[k], b[k]) for k in a), name
+    assert theirs["training_set_kwargs"]["path"] == str(data) and theirs["training_set_kwargs"]["xflip"] is True
+    assert theirs["training_set_kwargs"]["resolution"] == 16

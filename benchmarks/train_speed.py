@@ -62,6 +62,9 @@ def main() -> None:
     ap.add_argument("--data", default=None, help="a real dataset instead of random images")
     ap.add_argument("--aug", default="ada")
     ap.add_argument("--fp32", action="store_true")
+    ap.add_argument("--precision", default=None, help="auto, fp16, bf16, fp32 (the mixed-precision blocks' dtype)")
+    ap.add_argument("--nhwc", action="store_true", help="channels-last in the mixed-precision blocks")
+    ap.add_argument("--allow-tf32", action="store_true", help="TF32 matmuls/convolutions")
     ap.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     args = ap.parse_args()
     if args.threads:
@@ -86,6 +89,9 @@ def main() -> None:
             "device": args.device,
             "aug": args.aug,
             "fp32": args.fp32,
+            "precision": args.precision,
+            "nhwc": args.nhwc,
+            "allow_tf32": args.allow_tf32,
             "cbase": args.cbase,
             "cmax": args.cmax,
             "map_depth": args.map_depth,
@@ -108,8 +114,10 @@ def main() -> None:
     dev = opts.device if opts.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
     name = torch.cuda.get_device_name() if dev.startswith("cuda") else f"CPU x{torch.get_num_threads()} threads"
     shape = f"cbase {opts.G.channel_base} cmax {opts.G.channel_max} map {opts.G.mapping.num_layers}"
+    switches = " ".join(f for f, on in (("nhwc", opts.nhwc), ("tf32", opts.allow_tf32)) if on) or "default"
     print(
-        f"\nres {args.res} cfg {args.cfg} ({shape}) batch {opts.batch} (batch-gpu {opts.batch_gpu}) aug {args.aug} on {name}: "
+        f"\nres {args.res} cfg {args.cfg} ({shape}) batch {opts.batch} (batch-gpu {opts.batch_gpu}) aug {args.aug} "
+        f"precision {opts.precision} switches {switches} on {name}: "
         f"{sec_per_kimg:.2f} sec/kimg, peak GPU mem {mem:.2f} GB, wall {wall:.1f}s "
         f"(torch {torch.__version__})"
     )

@@ -33,7 +33,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--metrics", default="fid50k_full", help="comma-separated metric names (default fid50k_full)")
     parser.add_argument("--network", required=True, help="snapshot (.safetensors), NVIDIA .pkl, known name or URL")
     parser.add_argument("--data", help="dataset zip or folder [default: the training run's dataset]")
-    parser.add_argument("--mirror", type=_bool, help="the dataset was x-flipped in training (0/1) [default: look up]")
+    parser.add_argument(
+        "--mirror",
+        type=_bool,
+        help="the dataset was x-flipped in training (0/1); only metrics without _full use it (fid50k, kid50k, "
+        "pr50k3), *_full read every image once unflipped, as NVIDIA's [default: as the run was trained, else 0]",
+    )
     parser.add_argument("--gpus", type=int, default=1, help="number of GPUs (default 1)")
     parser.add_argument("--run-dir", help="where metric-<name>.jsonl goes [default: the network's run folder]")
     parser.add_argument("--device", default=None, help="cuda, mps, cpu [default: auto]")
@@ -102,7 +107,8 @@ def run(args: argparse.Namespace) -> int:
     snapshot = load_networks(args.network, device)
     G = snapshot.generator
     run_dir = Path(args.run_dir) if args.run_dir else _run_dir_of(args.network)
-    data, mirror = (args.data, None) if args.data else _dataset_from_run(run_dir, snapshot.metadata)
+    trained_data, mirror = _dataset_from_run(run_dir, snapshot.metadata)
+    data = args.data or trained_data
     if data is None:
         raise UserError("could not look up the training dataset of this network: give --data=DATASET.zip")
     if args.mirror is not None:
@@ -113,6 +119,8 @@ def run(args: argparse.Namespace) -> int:
         "use_labels": G.c_dim > 0,
         "xflip": bool(mirror),
     }
+    if args.run_dir:
+        run_dir.mkdir(parents=True, exist_ok=True)  # asked for by name: make it rather than drop the results
     if verbose:
         print(f"network {args.network} ({G.img_resolution}x{G.img_resolution}, c_dim {G.c_dim}) on {device}")
         print(f"dataset {json.dumps(dataset_kwargs)}")
@@ -147,3 +155,13 @@ def run(args: argparse.Namespace) -> int:
                 result["num_samples"] = args.num_samples
             report_metric(result, run_dir, Path(args.network).resolve() if run_dir else args.network, echo=True)
     return 0
+
+
+def main(argv: list[str] | None = None, prog: str | None = None) -> int:
+    """Stand-alone entry point (scripts/calc_metrics.py), with its own name in --help."""
+    from ..errors import exit_code
+
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__.splitlines()[0])
+    add_arguments(parser)
+    args = parser.parse_args(argv)
+    return exit_code(lambda: run(args))

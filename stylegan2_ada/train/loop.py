@@ -189,6 +189,11 @@ def training_loop(
             f"Continuing {run_dir} at kimg {cur_nimg / 1000:g}, tick {cur_tick}, "
             f"augment p {float(augment_pipe.p) if augment_pipe is not None else 0:.3f}"
         )
+        if cur_nimg >= opts.total_kimg * 1000:
+            say(
+                f"This run has already reached --kimg={opts.total_kimg:g}: nothing left to train. "
+                "Give a larger --kimg to train longer."
+            )
     elif opts.resume and env.is_main:
         from .transfer import apply_transfer, forget_sources, load_source
 

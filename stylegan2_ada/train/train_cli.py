@@ -338,7 +338,8 @@ def _print_plan(opts: TrainOptions, run_dir: Path, continue_kimg: int | None) ->
         else f"{opts.aug} {opts.augpipe} p={opts.p:g}" + (f" target={opts.target:g}" if opts.target is not None else "")
     )
     print(f"  augmentation:      {aug}; mirror x {opts.mirror}, y {opts.mirrory}")
-    print(f"  resume:            {opts.resume or 'none'}; freezed {opts.freezed}")
+    resume = "continuing (the run's own snapshot above)" if continue_kimg is not None else (opts.resume or "none")
+    print(f"  resume:            {resume}; freezed {opts.freezed}")
     print(f"  processes:         {opts.gpus}")
     if opts.metrics:
         print(f"  metrics:           {','.join(opts.metrics)} after every snapshot (metric-<name>.jsonl)")

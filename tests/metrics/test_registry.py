@@ -98,6 +98,10 @@ def test_cli_in_run_folder_with_real_inception(tmp_path, make_dataset, make_gene
     assert line["results"]["kid50k_full"] > 0.1
     assert cli_main(["metrics", "--metrics=fid50k", f"--network={snap}", "--data=/nonexistent.zip", "--verbose=0",
                      f"--inception={inception_file}"]) == 2
+    # A --run-dir that does not exist yet is made, rather than the result being dropped.
+    elsewhere = tmp_path / "new" / "folder"
+    assert cli_main([*args, f"--data={data}", f"--run-dir={elsewhere}"]) == 0
+    assert json.loads((elsewhere / "metric-kid50k_full.jsonl").read_text())["metric"] == "kid50k_full"
 
 
 def test_metrics_leave_the_callers_random_streams_alone(setup):

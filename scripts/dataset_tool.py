@@ -14,11 +14,13 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from stylegan2_ada.data.cli import build_parser, run_prepare  # noqa: E402
+from stylegan2_ada.errors import exit_code  # noqa: E402
 
 
 def main() -> int:
     parser = build_parser(prog="dataset_tool.py", default_mode="resize")
-    return run_prepare(parser.parse_args())
+    args = parser.parse_args()
+    return exit_code(lambda: run_prepare(args))
 
 
 if __name__ == "__main__":

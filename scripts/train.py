@@ -10,7 +10,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from stylegan2_ada.errors import UserError
+from stylegan2_ada.errors import exit_code
 from stylegan2_ada.train.train_cli import add_arguments, run
 
 
@@ -18,14 +18,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_arguments(parser)
     args = parser.parse_args()
-    try:
-        return run(args)
-    except UserError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("interrupted: continue with --resume=latest", file=sys.stderr)
-        return 130
+    return exit_code(lambda: run(args), "interrupted: continue with --resume=latest")
 
 
 if __name__ == "__main__":

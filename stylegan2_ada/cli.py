@@ -61,7 +61,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 def run_command(name: str, args: argparse.Namespace) -> int:
     """Runs a sub-command, turning user errors into one line on stderr and exit code 2."""
     _, run = _load(name)
-    return exit_code(lambda: int(run(args) or 0))  # type: ignore[operator]
+    interrupted = "interrupted: continue with --resume=latest" if name == "train" else "interrupted"
+    return exit_code(lambda: int(run(args) or 0), interrupted)  # type: ignore[operator]
 
 
 if __name__ == "__main__":

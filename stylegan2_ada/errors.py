@@ -1,5 +1,6 @@
 """The error type for problems the user can fix, and the rule for how commands report it."""
 
+import errno
 import sys
 from collections.abc import Callable
 
@@ -8,13 +9,39 @@ class UserError(Exception):
     """Bad input, a missing file, a mismatched network: the message says what happened and what to do."""
 
 
-def exit_code(main: Callable[[], int]) -> int:
-    """Runs a command's body: a UserError becomes one 'error:' line and exit code 2, Ctrl-C exit code 130."""
+# Operating-system failures the user fixes outside the program; anything else stays a traceback (a bug).
+_DISK_FULL = {errno.ENOSPC, errno.EDQUOT}
+_NO_WRITE = {errno.EACCES, errno.EPERM, errno.EROFS}
+
+
+def describe_os_error(exc: OSError) -> str | None:
+    """One line saying what to do about a full disk or an unwritable folder; None for other errors."""
+    where = f" ({exc.filename})" if exc.filename else ""
+    if exc.errno in _DISK_FULL:
+        return (
+            f"the disk is full{where}: free some space (training: --keep=N keeps only the newest N snapshots) and "
+            "run the command again; files written before are intact (every write goes through a temporary file), "
+            "and a training run continues from its last snapshot with --resume=latest"
+        )
+    if exc.errno in _NO_WRITE:
+        return f"permission denied{where}: choose a folder you can write to (e.g. --outdir) or fix its permissions"
+    return None
+
+
+def exit_code(main: Callable[[], int], interrupted: str = "interrupted") -> int:
+    """Runs a command's body: a UserError, a full disk or an unwritable folder becomes one 'error:' line and
+    exit code 2, Ctrl-C exit code 130."""
     try:
         return main()
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:
+        message = describe_os_error(exc)
+        if message is None:
+            raise
+        print(f"error: {message}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+        print(interrupted, file=sys.stderr)
         return 130

@@ -541,6 +541,6 @@ def _pack(
     report = write_report(report_dir, f"Dataset {os.path.basename(opts.dest)}", summary, entries, thumbs, skipped, duplicates)
     log(
         f"{len(entries)} images -> {dest_path or '(nothing written)'}; {len(skipped)} skipped; "
-        f"{len(duplicates)} near-duplicate pairs; report: {report['html']}"
+        f"{len(duplicates)} near-duplicate pair{'' if len(duplicates) == 1 else 's'}; report: {report['html']}"
     )
     return PrepareResult(dest_path, len(entries), skipped, report, duplicates, time.time() - start)

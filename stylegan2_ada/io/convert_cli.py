@@ -17,7 +17,7 @@ import sys
 import warnings
 from pathlib import Path
 
-from ..errors import UserError
+from ..errors import UserError, exit_code
 from .load import load_networks
 from .nvidia_export import FLAVOURS, save_nvidia_pickle
 from .snapshot import save_snapshot
@@ -98,8 +98,4 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
     parser = argparse.ArgumentParser(prog=prog, description=__doc__.splitlines()[0])
     add_arguments(parser)
     args = parser.parse_args(argv)
-    try:
-        return run(args)
-    except UserError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    return exit_code(lambda: run(args))

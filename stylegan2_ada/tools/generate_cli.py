@@ -127,7 +127,7 @@ def run_generate(
                 save_vectors=save_vectors,
                 compile=compile,
             )
-    print(f"Wrote {len(paths)} files to {outdir}")
+    print(f"Wrote {len(paths)} file{'' if len(paths) == 1 else 's'} to {outdir}")
     return 0
 
 

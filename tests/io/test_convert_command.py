@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from io_nets import assert_same_discriminator, assert_same_generator, port_networks, tf_setup
 from io_pickle_writers import tf_pickle, torch_port_pickle
 
@@ -54,3 +56,41 @@ def test_convert_script_from_repo_root_with_outdir(tmp_path):
 def test_convert_needs_a_destination(tmp_path, capsys):
     assert main(["convert", "--network=ffhq256"]) == 2
     assert "--dest" in capsys.readouterr().err
+
+
+def test_full_disk_is_one_line_and_leaves_nothing(tmp_path, capsys, monkeypatch):
+    import stylegan2_ada.io.snapshot as snapshot_module
+
+    G, D, G_ema = port_networks()
+    src = tmp_path / "net.pkl"
+    src.write_bytes(torch_port_pickle(G, D, G_ema, ""))
+
+    def disk_full(tensors, filename, metadata=None):  # the disk fills up half-way through the file
+        with open(filename, "wb") as f:
+            f.write(b"partial")
+        raise OSError(28, "No space left on device", filename)
+
+    monkeypatch.setattr(snapshot_module, "save_file", disk_full)
+    assert main(["convert", f"--network={src}", f"--dest={tmp_path / 'out.safetensors'}"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: the disk is full") and "--resume=latest" in err[0]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["net.pkl"]  # no partial or temporary file
+
+
+def test_os_errors_users_fix_get_a_line_and_others_stay_tracebacks():
+    import errno
+
+    from stylegan2_ada.errors import describe_os_error, exit_code
+
+    def fail(code):
+        def body():
+            raise OSError(code, os.strerror(code), "/data/out.safetensors")
+
+        return body
+
+    denied = describe_os_error(OSError(errno.EACCES, "x", "/data/out.safetensors"))
+    assert denied is not None and denied.startswith("permission denied (/data/out.safetensors)")
+    assert describe_os_error(OSError(errno.EROFS, "x")).startswith("permission denied")  # same advice
+    assert exit_code(fail(errno.EDQUOT)) == 2
+    with pytest.raises(OSError):  # not something the user can fix: a real traceback for the bug report
+        exit_code(fail(errno.EBADF))

@@ -66,7 +66,7 @@ def destination(network: str, dest: str | None, outdir: str | None) -> Path:
         return path if path.suffix in (".safetensors", ".pkl") else path.with_name(path.name + ".safetensors")
     if outdir is None:
         raise UserError("say where to write the result: --dest=OUT.safetensors or --outdir=DIR")
-    stem = Path(network.rstrip("/").split("?")[0]).name.removesuffix(".pkl") or "network"
+    stem = Path(network.rstrip("/").split("?")[0]).name.removesuffix(".pkl").removesuffix(".safetensors") or "network"
     return Path(outdir) / f"{stem}.safetensors"
 
 

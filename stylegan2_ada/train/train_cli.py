@@ -170,7 +170,7 @@ def plan_run(raw: dict[str, Any], world: int | None) -> tuple[TrainOptions, Path
             )
         opts = TrainOptions.load(run_dir)
         changes: dict[str, Any] = {}
-        for key, field in (
+        changeable = (
             ("kimg", "total_kimg"),
             ("snap", "snap"),
             ("keep", "keep"),
@@ -180,7 +180,19 @@ def plan_run(raw: dict[str, Any], world: int | None) -> tuple[TrainOptions, Path
             ("metrics", "metrics"),
             ("device", "device"),
             ("grid", "grid"),
-        ):
+        )
+        ignored = sorted(
+            f"--{key.replace('_', '-')}"
+            for key, value in raw.items()
+            if value is not None
+            and key not in {k for k, _ in changeable} | {"gpus", "batch_gpu", "resume", "outdir", "dry_run"}
+        )
+        if ignored:
+            print(
+                f"Note: continuing {run_dir.name} with its saved options; ignoring {', '.join(ignored)} "
+                "(start a new run, or --resume=<its snapshot> for transfer, to change them)"
+            )
+        for key, field in changeable:
             if raw.get(key) is not None:
                 changes[field] = tuple(raw[key]) if key in ("metrics", "grid") else raw[key]
         if "metrics" in changes:

@@ -208,3 +208,13 @@ def test_nvidia_pkl_beside_the_snapshot(tmp_path: Path) -> None:
         assert all(torch.equal(a[k], b[k]) for k in a), name
     assert theirs["training_set_kwargs"]["path"] == str(data) and theirs["training_set_kwargs"]["xflip"] is True
     assert theirs["training_set_kwargs"]["resolution"] == 16
+
+
+def test_continuing_names_the_flags_it_ignores(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data = write_dataset_zip(tmp_path / "faces.zip", resolution=16)
+    out = tmp_path / "results"
+    assert train([f"--outdir={out}", f"--data={data}", *TINY_FLAGS, "--kimg=0.004", "--tick=0.004"]) == 0
+    capsys.readouterr()
+    assert train([f"--outdir={out}", "--resume=latest", "--seed=5", "--gamma=3", "--kimg=0.008", "-n"]) == 0
+    printed = capsys.readouterr().out
+    assert "ignoring --gamma, --seed" in printed and "--kimg" not in printed.split("ignoring")[1].split("(")[0]

@@ -213,10 +213,13 @@ def plan_run(raw: dict[str, Any], world: int | None) -> tuple[TrainOptions, Path
         return opts, run_dir, kimg
     info = dataset_info(raw.get("data"), int(raw.get("seed") or 0))
     opts = build_options(raw, info)
-    if opts.resume and not raw.get("dry_run"):
+    # A wrong --cfg fails here, before a folder is made. A dry run checks local files only (it downloads nothing).
+    if opts.resume and (not raw.get("dry_run") or Path(opts.resume).is_file()):
         from .transfer import preflight
 
-        preflight(opts.resume, opts.G, opts.cfg)  # a wrong --cfg fails here, before a folder is made
+        preflight(opts.resume, opts.G, opts.cfg)
+    elif opts.resume:
+        print(f"Dry run: --resume={opts.resume} is not a local file, so it was not fetched or checked")
     return opts, next_run_dir(opts.outdir, opts.desc), None
 
 

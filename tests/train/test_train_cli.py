@@ -218,3 +218,14 @@ def test_continuing_names_the_flags_it_ignores(tmp_path: Path, capsys: pytest.Ca
     assert train([f"--outdir={out}", "--resume=latest", "--seed=5", "--gamma=3", "--kimg=0.008", "-n"]) == 0
     printed = capsys.readouterr().out
     assert "ignoring --gamma, --seed" in printed and "--kimg" not in printed.split("ignoring")[1].split("(")[0]
+
+
+def test_dry_run_checks_a_local_resume_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data = write_dataset_zip(tmp_path / "faces.zip", resolution=16)
+    source = tiny_snapshot(tmp_path / "small.safetensors", resolution=16)  # cbase 512: not the default preset
+    with pytest.raises(UserError, match=r"--cfg|channel_base"):
+        train([f"--outdir={tmp_path / 'out'}", f"--data={data}", f"--resume={source}", "-n"])
+    # A name would need a download: the dry run says it did not check it, and still makes nothing.
+    assert train([f"--outdir={tmp_path / 'out'}", f"--data={data}", "--resume=ffhq1024", "-n"]) == 0
+    assert "not a local file, so it was not fetched or checked" in capsys.readouterr().out
+    assert not (tmp_path / "out").exists()

@@ -10,7 +10,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from stylegan2_ada.metrics.calc_metrics_cli import main  # noqa: E402
+from stylegan2_ada.cli import script_main  # noqa: E402
 
 if __name__ == "__main__":
-    sys.exit(main(prog="calc_metrics.py"))
+    sys.exit(script_main("metrics", "calc_metrics.py"))

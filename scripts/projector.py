@@ -6,24 +6,12 @@
 The same as `stylegan2-ada project`; see stylegan2_ada/tools/project_cli.py for the flags.
 """
 
-import argparse
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from stylegan2_ada.cli import run_command
-from stylegan2_ada.tools.project_cli import add_arguments
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="projector.py",
-        description="Project a photo into a network's latent space.",
-    )
-    add_arguments(parser)
-    return run_command("project", parser.parse_args(argv))
-
+from stylegan2_ada.cli import script_main  # noqa: E402
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(script_main("project", "projector.py"))

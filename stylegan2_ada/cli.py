@@ -58,6 +58,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     return run_command(args.command, args)
 
 
+def script_main(name: str, prog: str, argv: Sequence[str] | None = None) -> int:
+    """A thin NVlabs-style script (scripts/*.py): one sub-command, parsed under the script's own name."""
+    add_arguments, _ = _load(name)
+    doc = importlib.import_module(SUBCOMMANDS[name][0]).__doc__ or SUBCOMMANDS[name][3]
+    parser = argparse.ArgumentParser(prog=prog, description=doc.strip().splitlines()[0])
+    add_arguments(parser)  # type: ignore[operator]
+    return run_command(name, parser.parse_args(argv))
+
+
 def run_command(name: str, args: argparse.Namespace) -> int:
     """Runs a sub-command, turning user errors into one line on stderr and exit code 2."""
     _, run = _load(name)

@@ -30,6 +30,7 @@ from .images import DEFAULT_MAX_PIXELS, ImageLoadError, encode_png
 from .report import dhash, find_near_duplicates, write_report
 from .sources import SourceError, SourceItem, load_item, scan_source
 from .transforms import TransformSkip, apply_transform
+from ..atomic import atomic_write_bytes
 from ..errors import UserError
 
 # Bump when processing changes so stale cached crops are not reused.
@@ -127,10 +128,7 @@ def _item_key(item: SourceItem) -> str:
 
 
 def _save_png(path: str, pixels: np.ndarray) -> None:
-    tmp = path + ".tmp"
-    with open(tmp, "wb") as f:
-        f.write(encode_png(pixels, compress_level=1))
-    os.replace(tmp, path)
+    atomic_write_bytes(path, encode_png(pixels, compress_level=1), durable=False)  # a cache: recomputable
 
 
 def _face_outputs(
@@ -239,10 +237,7 @@ def process_item(
     except Exception as exc:  # noqa: BLE001 - one odd file must never abort the batch
         record["reasons"] = [f"internal error {type(exc).__name__}: {str(exc)[:200]}"]
         return record
-    tmp = record_path + ".tmp"
-    with open(tmp, "w") as f:
-        json.dump(record, f)
-    os.replace(tmp, record_path)
+    atomic_write_bytes(record_path, json.dumps(record).encode("utf-8"), durable=False)
     return record
 
 

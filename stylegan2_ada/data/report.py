@@ -13,6 +13,8 @@ import numpy as np
 import PIL.Image
 import PIL.ImageDraw
 
+from ..atomic import atomic_write_bytes
+
 
 def dhash(pixels: np.ndarray, size: int = 8) -> int:
     """Difference hash (64 bits): gradients of a tiny grey thumbnail; robust to resizing and re-encoding."""
@@ -121,14 +123,7 @@ def write_html(
     for s in skipped:
         parts.append(f"<tr><td>{e(s['source'])}</td><td>{e(s['reason'])}</td></tr>")
     parts.append("</table>")
-    _atomic_write(path, "\n".join(parts).encode("utf-8"))
-
-
-def _atomic_write(path: str, data: bytes) -> None:
-    tmp = f"{path}.tmp-{os.getpid()}"
-    with open(tmp, "wb") as f:
-        f.write(data)
-    os.replace(tmp, path)
+    atomic_write_bytes(path, "\n".join(parts).encode("utf-8"))
 
 
 def write_report(
@@ -150,12 +145,12 @@ def write_report(
         "contact_sheet": os.path.join(report_dir, "contact_sheet.png"),
         "html": os.path.join(report_dir, "index.html"),
     }
-    _atomic_write(paths["manifest"], json.dumps(manifest, indent=1).encode("utf-8"))
-    _atomic_write(paths["skipped"], json.dumps(skipped, indent=1).encode("utf-8"))
+    atomic_write_bytes(paths["manifest"], json.dumps(manifest, indent=1).encode("utf-8"))
+    atomic_write_bytes(paths["skipped"], json.dumps(skipped, indent=1).encode("utf-8"))
     if thumbs:
         sheet = contact_sheet(thumbs[:sheet_max], [x["image"].split("/")[-1][3:-4] for x in entries[:sheet_max]])
         buf = io.BytesIO()
         sheet.save(buf, format="PNG")
-        _atomic_write(paths["contact_sheet"], buf.getvalue())
+        atomic_write_bytes(paths["contact_sheet"], buf.getvalue())
     write_html(paths["html"], title, summary, entries[:sheet_max], thumbs[:sheet_max], skipped, duplicates)
     return paths

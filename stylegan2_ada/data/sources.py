@@ -19,6 +19,7 @@ from typing import Any, Iterator
 import numpy as np
 
 from .images import ImageLoadError, LoadedImage, encode_png, load_image
+from ..atomic import atomic_write_bytes
 from ..errors import UserError
 
 VIDEO_EXTENSIONS = {".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv"}
@@ -169,17 +170,12 @@ def scan_video(
                     continue
                 pixels = np.frombuffer(raw, np.uint8).reshape(height, width, 3)
                 fname = f"frame{index:06d}.png"
-                tmp = os.path.join(out_dir, fname + ".tmp")
-                with open(tmp, "wb") as f:
-                    f.write(encode_png(pixels, compress_level=1))
-                os.replace(tmp, os.path.join(out_dir, fname))
+                atomic_write_bytes(os.path.join(out_dir, fname), encode_png(pixels, compress_level=1), durable=False)
                 frames.append(fname)
         except (OSError, RuntimeError, StopIteration, ValueError) as exc:
             msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise SourceError(f"cannot decode video {path}: {msg}") from None
-        with open(done + ".tmp", "w") as f:
-            json.dump({"frames": frames}, f)
-        os.replace(done + ".tmp", done)
+        atomic_write_bytes(done, json.dumps({"frames": frames}).encode("utf-8"), durable=False)
     with open(done) as f:
         frames = json.load(f)["frames"]
     for fname in frames:

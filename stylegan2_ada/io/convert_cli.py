@@ -17,7 +17,7 @@ import sys
 import warnings
 from pathlib import Path
 
-from ..errors import UserError, exit_code
+from ..errors import UserError
 from .load import load_networks
 from .nvidia_export import FLAVOURS, save_nvidia_pickle
 from .snapshot import save_snapshot
@@ -91,11 +91,3 @@ def run(args: argparse.Namespace) -> int:
     names = ", ".join(snapshot.networks)
     print(f"wrote {path} ({names}) and {path.with_suffix('.json').name}")
     return 0
-
-
-def main(argv: list[str] | None = None, prog: str | None = None) -> int:
-    """Stand-alone entry point (scripts/convert.py)."""
-    parser = argparse.ArgumentParser(prog=prog, description=__doc__.splitlines()[0])
-    add_arguments(parser)
-    args = parser.parse_args(argv)
-    return exit_code(lambda: run(args))

@@ -31,7 +31,7 @@ import torch
 
 from ..config import DiscriminatorConfig, GeneratorConfig, MappingConfig
 from ..errors import UserError
-from .snapshot import atomic_write
+from ..atomic import atomic_write
 
 FLAVOURS = {
     "stylegan2-ada-pytorch": "training.networks",

@@ -9,8 +9,6 @@ JSON and raw tensors only: no pickle, no code.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,6 +17,7 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, safe_open, save_file
 
+from ..atomic import atomic_write
 from ..config import DiscriminatorConfig, GeneratorConfig
 from ..errors import UserError
 from ..nn import Discriminator, Generator
@@ -51,27 +50,6 @@ def _config_of(module: torch.nn.Module) -> dict[str, Any]:
     if not isinstance(cfg, (GeneratorConfig, DiscriminatorConfig)):
         raise TypeError(f"{type(module).__name__} has no network config; only Generator/Discriminator are saved")
     return {"class": type(cfg).__name__, **cfg.to_dict()}
-
-
-def atomic_write(path: Path, write: Any) -> None:
-    """Calls write(tmp_path) then moves the finished file into place, so a crash or a full disk never
-    leaves a truncated file under the final name."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        write(Path(tmp))
-        with open(tmp, "rb") as f:
-            os.fsync(f.fileno())
-        # mkstemp makes the file private (0600); give it the permissions a plain open() would have.
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def save_snapshot(

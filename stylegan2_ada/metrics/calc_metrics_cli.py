@@ -155,13 +155,3 @@ def run(args: argparse.Namespace) -> int:
                 result["num_samples"] = args.num_samples
             report_metric(result, run_dir, Path(args.network).resolve() if run_dir else args.network, echo=True)
     return 0
-
-
-def main(argv: list[str] | None = None, prog: str | None = None) -> int:
-    """Stand-alone entry point (scripts/calc_metrics.py), with its own name in --help."""
-    from ..errors import exit_code
-
-    parser = argparse.ArgumentParser(prog=prog, description=__doc__.splitlines()[0])
-    add_arguments(parser)
-    args = parser.parse_args(argv)
-    return exit_code(lambda: run(args))

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..io.snapshot import atomic_write
+from ..atomic import atomic_write
 from .detectors import cache_dir as default_cache_dir
 from .features import FeatureFn, FeatureStats, dataset_features
 

@@ -24,7 +24,7 @@ import torch
 from tqdm import tqdm
 
 from ..errors import UserError
-from ..io.snapshot import atomic_write
+from ..atomic import atomic_write
 from .generate import _noise_maps, _seed_noise
 from .images import to_uint8
 from .seeds import check_seed, latents_for_seeds

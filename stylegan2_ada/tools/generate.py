@@ -16,7 +16,7 @@ from tqdm import tqdm
 
 from ..device import half_dtype_for, pick_device
 from ..errors import UserError
-from ..io.snapshot import atomic_write
+from ..atomic import atomic_write
 from .images import save_png, to_uint8
 from .seeds import (
     check_seed,

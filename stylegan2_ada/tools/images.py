@@ -10,7 +10,7 @@ import numpy as np
 import PIL.Image
 import torch
 
-from ..io.snapshot import atomic_write
+from ..atomic import atomic_write
 
 _MODES = {1: "L", 3: "RGB", 4: "RGBA"}
 

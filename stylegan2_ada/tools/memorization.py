@@ -34,7 +34,7 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from ..errors import UserError
-from ..io.snapshot import atomic_write
+from ..atomic import atomic_write
 from .images import make_grid, save_png
 
 FeatureFn = Callable[[torch.Tensor], torch.Tensor]

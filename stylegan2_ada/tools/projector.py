@@ -27,7 +27,7 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from ..errors import UserError
-from ..io.snapshot import atomic_write
+from ..atomic import atomic_write
 from .images import save_png, to_uint8
 from .seeds import class_labels
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..io.snapshot import atomic_write
+from ..atomic import atomic_write
 from ..errors import exit_code
 from . import cli_args
 

@@ -20,7 +20,7 @@ from tqdm import tqdm
 
 from ..device import half_dtype_for
 from ..errors import UserError
-from ..io.snapshot import atomic_write
+from ..atomic import atomic_write
 from .generate import _eval_mode, _network_device, _noise_maps
 from .images import save_png, to_uint8
 from .seeds import (

@@ -115,7 +115,7 @@ class TrainOptions:
         return cls(**{k: v for k, v in d.items() if k in names})
 
     def save(self, run_dir: Path) -> None:
-        from ..io.snapshot import atomic_write
+        from ..atomic import atomic_write
 
         text = json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n"
         atomic_write(Path(run_dir) / OPTIONS_FILE, lambda tmp: tmp.write_text(text))

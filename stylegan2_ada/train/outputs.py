@@ -12,7 +12,7 @@ import PIL.Image
 import PIL.ImageDraw
 import torch
 
-from ..io.snapshot import atomic_write
+from ..atomic import atomic_write
 
 # --- image grids -----------------------------------------------------------------------------------
 

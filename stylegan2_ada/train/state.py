@@ -18,7 +18,8 @@ import numpy as np
 import torch
 
 from ..errors import UserError
-from ..io.snapshot import atomic_write, load_snapshot, save_snapshot
+from ..atomic import atomic_write
+from ..io.snapshot import load_snapshot, save_snapshot
 
 STATE_VERSION = 1
 SNAPSHOT_RE = re.compile(r"^network-snapshot-(\d{6,})\.safetensors$")

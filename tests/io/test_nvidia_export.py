@@ -18,7 +18,7 @@ import torch
 from io_nets import port_networks
 from nvidia_side import NvidiaSideUnpickler, load_like_nvidia
 
-from stylegan2_ada.io.convert_cli import main as convert_main
+from stylegan2_ada.cli import script_main
 from stylegan2_ada.io.load import load_networks
 from stylegan2_ada.io.nvidia_export import (
     EXPORT_MARK,
@@ -102,7 +102,7 @@ def test_our_loader_refuses_the_export_with_a_hint(tmp_path: Path) -> None:
 def test_convert_writes_a_pkl_from_a_snapshot(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     G, D, G_ema = port_networks(0, 3)
     snap = save_snapshot(tmp_path / "snap.safetensors", {"G": G, "D": D, "G_ema": G_ema}, {"kimg": 12.0})
-    assert convert_main([f"--network={snap}", f"--dest={tmp_path / 'snap.pkl'}", "--flavor=stylegan3"]) == 0
+    assert script_main("convert", "convert.py", [f"--network={snap}", f"--dest={tmp_path / 'snap.pkl'}", "--flavor=stylegan3"]) == 0
     assert "stylegan3" in capsys.readouterr().out
     data = load_like_nvidia((tmp_path / "snap.pkl").read_bytes(), "stylegan3")
     assert data["stylegan2_ada"]["kimg"] == 12.0

@@ -22,10 +22,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import numpy as np
 import torch
 
-from stylegan2_ada.train.distributed import DistEnv
+from stylegan2_ada.distributed import DistEnv
 from stylegan2_ada.train.loop import training_loop
 from stylegan2_ada.train.options import DatasetInfo, build_options
-from stylegan2_ada.train.train_cli import dataset_info
+from stylegan2_ada.cli.train import dataset_info
 
 
 class RandomImages(torch.utils.data.Dataset):

@@ -2,7 +2,7 @@
 
   python scripts/calc_metrics.py --metrics=fid50k_full,kid50k_full --network=NET --data=DATA --mirror=1 --gpus=1
 
-The same as `stylegan2-ada metrics`; see stylegan2_ada/metrics/calc_metrics_cli.py for every flag.
+The same as `stylegan2-ada metrics`; see stylegan2_ada/cli/metrics.py for every flag.
 """
 
 import sys

@@ -13,15 +13,7 @@ import sys
 # Make `stylegan2_ada` importable when run as a plain script from the repository.
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from stylegan2_ada.data.cli import build_parser, run_prepare  # noqa: E402
-from stylegan2_ada.errors import exit_code  # noqa: E402
-
-
-def main() -> int:
-    parser = build_parser(prog="dataset_tool.py", default_mode="resize")
-    args = parser.parse_args()
-    return exit_code(lambda: run_prepare(args))
-
+from stylegan2_ada.cli.legacy import dataset_tool_main  # noqa: E402
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(dataset_tool_main())

@@ -3,7 +3,7 @@
   python scripts/generate.py generate-images --outdir=out --trunc=0 --seeds=0-555 --network=NET   (dvschultz)
   python scripts/generate.py --outdir=out --trunc=1 --seeds=0,1,4-6 --network=NET                 (NVlabs)
 
-The same as `stylegan2-ada generate`; see stylegan2_ada/tools/generate_legacy.py for the flags.
+The same as `stylegan2-ada generate`; see stylegan2_ada/cli/legacy.py for the flags.
 """
 
 import sys
@@ -11,7 +11,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from stylegan2_ada.tools.generate_legacy import main
+from stylegan2_ada.cli.legacy import generate_main
 
 if __name__ == "__main__":
-    sys.exit(main(prog="generate.py"))
+    sys.exit(generate_main(prog="generate.py"))

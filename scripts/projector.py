@@ -3,7 +3,7 @@
   python scripts/projector.py --outdir=out --target=face.png --network=NET [--num-steps=1000 --seed=303
       --save-video=True --w-plus --class=IDX --align]
 
-The same as `stylegan2-ada project`; see stylegan2_ada/tools/project_cli.py for the flags.
+The same as `stylegan2-ada project`; see stylegan2_ada/cli/project.py for the flags.
 """
 
 import sys

@@ -1,8 +1,7 @@
-"""The error type for problems the user can fix, and the rule for how commands report it."""
+"""The error type for problems the user can fix, and the words for operating-system failures they fix outside
+the program (cli.common.exit_code turns both into one line)."""
 
 import errno
-import sys
-from collections.abc import Callable
 
 
 class UserError(Exception):
@@ -26,22 +25,3 @@ def describe_os_error(exc: OSError) -> str | None:
     if exc.errno in _NO_WRITE:
         return f"permission denied{where}: choose a folder you can write to (e.g. --outdir) or fix its permissions"
     return None
-
-
-def exit_code(main: Callable[[], int], interrupted: str = "interrupted") -> int:
-    """Runs a command's body: a UserError, a full disk or an unwritable folder becomes one 'error:' line and
-    exit code 2, Ctrl-C exit code 130."""
-    try:
-        return main()
-    except UserError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except OSError as exc:
-        message = describe_os_error(exc)
-        if message is None:
-            raise
-        print(f"error: {message}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print(interrupted, file=sys.stderr)
-        return 130

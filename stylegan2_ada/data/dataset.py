@@ -16,8 +16,8 @@ import numpy as np
 import PIL.Image
 import torch.utils.data
 
-from .images import image_extensions
 from ..errors import UserError
+from .images import image_extensions
 
 
 class DatasetError(UserError):

@@ -14,8 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from .images import encode_png, to_gray
 from ..errors import UserError
+from .images import encode_png, to_gray
 
 
 class DestinationError(UserError):

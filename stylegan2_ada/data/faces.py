@@ -15,6 +15,7 @@ import os
 from dataclasses import dataclass, field
 
 import numpy as np
+
 from ..errors import UserError
 
 # The detector sees at most this many pixels on the long side; boxes are mapped back. Keeps a 24 MP

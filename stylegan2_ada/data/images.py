@@ -17,6 +17,7 @@ import numpy as np
 import PIL.Image
 import PIL.ImageFile
 import PIL.ImageOps
+
 from ..errors import UserError
 
 # Refuse absurd images early (decompression bombs); 250 MP is far above any camera photo.

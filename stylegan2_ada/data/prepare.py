@@ -23,6 +23,8 @@ from typing import Any, Callable
 import numpy as np
 import PIL.Image
 
+from ..atomic import atomic_write_bytes
+from ..errors import UserError
 from .align import box_quad, ffhq_quad, map_points, quad_side, render_quad, sharpness
 from .dataset_writer import DatasetWriter, DestinationError
 from .faces import DetectorUnavailable, make_detector, select_faces
@@ -30,8 +32,6 @@ from .images import DEFAULT_MAX_PIXELS, ImageLoadError, encode_png
 from .report import dhash, find_near_duplicates, write_report
 from .sources import SourceError, SourceItem, load_item, scan_source
 from .transforms import TransformSkip, apply_transform
-from ..atomic import atomic_write_bytes
-from ..errors import UserError
 
 # Bump when processing changes so stale cached crops are not reused.
 CACHE_VERSION = "1"

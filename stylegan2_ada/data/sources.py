@@ -18,9 +18,9 @@ from typing import Any, Iterator
 
 import numpy as np
 
-from .images import ImageLoadError, LoadedImage, encode_png, load_image
 from ..atomic import atomic_write_bytes
 from ..errors import UserError
+from .images import ImageLoadError, LoadedImage, encode_png, load_image
 
 VIDEO_EXTENSIONS = {".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv"}
 # Files that are certainly not photos: listed as skipped without even trying to decode them.

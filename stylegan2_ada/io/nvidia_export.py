@@ -29,9 +29,9 @@ from typing import Any
 
 import torch
 
+from ..atomic import atomic_write
 from ..config import DiscriminatorConfig, GeneratorConfig, MappingConfig
 from ..errors import UserError
-from ..atomic import atomic_write
 
 FLAVOURS = {
     "stylegan2-ada-pytorch": "training.networks",

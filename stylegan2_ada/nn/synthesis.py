@@ -8,8 +8,8 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from ..ops.upfirdn import upsample2d
 from ..ops.filters import setup_filter
+from ..ops.upfirdn import upsample2d
 from .layers import Conv2dLayer, SynthesisLayer, ToRGBLayer
 
 

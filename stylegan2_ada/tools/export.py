@@ -23,8 +23,8 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from ..errors import UserError
 from ..atomic import atomic_write
+from ..errors import UserError
 from .generate import _noise_maps, _seed_noise
 from .images import to_uint8
 from .seeds import check_seed, latents_for_seeds

@@ -14,9 +14,9 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from ..atomic import atomic_write
 from ..device import half_dtype_for, pick_device
 from ..errors import UserError
-from ..atomic import atomic_write
 from .images import save_png, to_uint8
 from .seeds import (
     check_seed,
@@ -31,17 +31,6 @@ from .seeds import (
 # seed: noise maps drawn from each seed's RandomState after z, as the TF-era NVlabs generate.py and
 #   dvschultz's generate-images do. fixnoise: dvschultz's --fixnoise, the same RandomState(1) maps for all.
 NOISE_MODES = ("const", "random", "none", "seed", "fixnoise")
-
-
-def load_generator(source: str | Path, device: torch.device | str = "cpu") -> torch.nn.Module:
-    """The generator (G_ema, else G) of a .safetensors snapshot, NVIDIA pickle, known name or URL."""
-    # Imported late: the pickle importers are loaded only when a network is.
-    from ..io.load import load_generator as _load_generator
-
-    try:
-        return _load_generator(str(source), device)
-    except (FileNotFoundError, IsADirectoryError, PermissionError) as exc:
-        raise UserError(f"{source}: cannot read the network ({exc.strerror or exc})") from exc
 
 
 @contextlib.contextmanager

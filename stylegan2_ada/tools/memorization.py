@@ -33,8 +33,8 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from ..errors import UserError
 from ..atomic import atomic_write
+from ..errors import UserError
 from .images import make_grid, save_png
 
 FeatureFn = Callable[[torch.Tensor], torch.Tensor]

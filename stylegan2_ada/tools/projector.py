@@ -26,8 +26,8 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from ..errors import UserError
 from ..atomic import atomic_write
+from ..errors import UserError
 from .images import save_png, to_uint8
 from .seeds import class_labels
 

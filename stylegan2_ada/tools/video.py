@@ -18,9 +18,9 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from ..atomic import atomic_write
 from ..device import half_dtype_for
 from ..errors import UserError
-from ..atomic import atomic_write
 from .generate import _eval_mode, _network_device, _noise_maps
 from .images import save_png, to_uint8
 from .seeds import (

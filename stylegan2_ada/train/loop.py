@@ -19,15 +19,16 @@ import numpy as np
 import torch
 
 from ..device import half_dtype_for, pick_device
-from ..io.nvidia_export import dataset_kwargs_for_nvidia, save_nvidia_pickle
-from ..nn import Discriminator, Generator
-from .distributed import (
+from ..distributed import (
     DistEnv,
     all_reduce_mean,
     all_reduce_sum,
     broadcast_module,
+    rank_device,
     reduce_gradients,
 )
+from ..io.nvidia_export import dataset_kwargs_for_nvidia, save_nvidia_pickle
+from ..nn import Discriminator, Generator
 from .evaluate import evaluate_snapshot
 from .loss import PHASES, StyleGAN2Loss
 from .options import TrainOptions
@@ -136,10 +137,8 @@ def training_loop(
     `dataset` replaces opts.data (benchmarks feed random images)."""
     start_time = time.time()
     env = env or DistEnv()
-    device = pick_device(opts.device)
+    device = rank_device(pick_device(opts.device), env)
     if device.type == "cuda":
-        device = torch.device("cuda", env.local_rank)
-        torch.cuda.set_device(device)
         torch.backends.cudnn.benchmark = not opts.nobench
         torch.backends.cuda.matmul.allow_tf32 = opts.allow_tf32
         torch.backends.cudnn.allow_tf32 = opts.allow_tf32

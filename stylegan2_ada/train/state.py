@@ -17,8 +17,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..errors import UserError
 from ..atomic import atomic_write
+from ..errors import UserError
 from ..io.snapshot import load_snapshot, save_snapshot
 
 STATE_VERSION = 1

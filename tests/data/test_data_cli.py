@@ -13,7 +13,7 @@ import numpy as np
 import PIL.Image
 import pytest
 
-from stylegan2_ada.data.cli import add_prepare_arguments, run_prepare
+from stylegan2_ada.cli.prepare import add_arguments, run
 from stylegan2_ada.data.dataset import ImageDataset
 
 REPO = Path(__file__).resolve().parents[2]
@@ -83,13 +83,13 @@ def test_missing_source_and_nothing_usable(tmp_path: Path) -> None:
 def test_package_subcommand_arguments(tmp_path: Path, photos: Path) -> None:
     parser = argparse.ArgumentParser(prog="stylegan2-ada")
     sub = parser.add_subparsers(dest="command")
-    add_prepare_arguments(sub.add_parser("prepare"))
+    add_arguments(sub.add_parser("prepare"))
     args = parser.parse_args(["prepare", "--source", str(photos), "--dest", str(tmp_path / "p.zip"), "--mode", "resize",
                               "--resolution", "32", "--no-progress", "--workers", "1"])
-    assert run_prepare(args) == 0
+    assert run(args) == 0
     assert len(ImageDataset(str(tmp_path / "p.zip"))) == 3
     defaults = parser.parse_args(["prepare", "--source", "x", "--dest", "y"])
-    from stylegan2_ada.data.cli import options_from_args
+    from stylegan2_ada.cli.prepare import options_from_args
 
     opts = options_from_args(defaults)
     assert opts.mode == "align" and opts.resolution == 1024 and opts.resize_filter == "lanczos"

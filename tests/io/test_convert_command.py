@@ -80,7 +80,8 @@ def test_full_disk_is_one_line_and_leaves_nothing(tmp_path, capsys, monkeypatch)
 def test_os_errors_users_fix_get_a_line_and_others_stay_tracebacks():
     import errno
 
-    from stylegan2_ada.errors import describe_os_error, exit_code
+    from stylegan2_ada.cli.common import exit_code
+    from stylegan2_ada.errors import describe_os_error
 
     def fail(code):
         def body():

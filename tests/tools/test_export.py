@@ -120,7 +120,7 @@ def test_conditional_cli_labels_and_manifest(tiny_nets, tmp_path):
         3,
     ]
 
-    from stylegan2_ada.tools.generate import load_generator
+    from stylegan2_ada.io.load import load_generator
 
     G = load_generator(net)
     members = zip_members(out / "dataset.zip")

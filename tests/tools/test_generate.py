@@ -6,9 +6,9 @@ import pytest
 import torch
 
 from stylegan2_ada.errors import UserError
+from stylegan2_ada.io.load import load_generator
 from stylegan2_ada.tools.generate import (
     generate_images,
-    load_generator,
     load_ws,
     render_ws,
 )

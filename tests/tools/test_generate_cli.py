@@ -73,9 +73,10 @@ def test_unknown_network_is_one_line_exit_2(tmp_path):
     assert len(lines) == 1 and lines[0].startswith("error:") and "nope.safetensors" in lines[0]
 
 
-def test_sub_commands_of_later_issues_exit_2(tmp_path):
+def test_dvschultz_commands_we_lack_exit_2_in_user_words(tmp_path):
     r = run_script("generate-neighbors", "--network=x", "--seeds=0-3")
-    assert r.returncode == 2 and "issue 5" in r.stderr and "Traceback" not in r.stderr
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert "not available" in r.stderr and "generate-images" in r.stderr and "issue" not in r.stderr
 
 
 def test_package_cli_generate(tiny_nets, tmp_path, capsys):

@@ -14,7 +14,7 @@ import torch
 from stylegan2_ada.cli import main as cli_main
 from stylegan2_ada.errors import UserError
 from stylegan2_ada.tools import video as V
-from stylegan2_ada.tools.generate_legacy import main as legacy_main
+from stylegan2_ada.cli.legacy import generate_main as legacy_main
 from stylegan2_ada.tools.seeds import z_from_seed
 
 REPO = Path(__file__).resolve().parents[2]

@@ -53,7 +53,7 @@ def write_dataset_zip(
 def parse_train_args(argv: list[str]):
     import argparse
 
-    from stylegan2_ada.train.train_cli import add_arguments
+    from stylegan2_ada.cli.train import add_arguments
 
     parser = argparse.ArgumentParser()
     add_arguments(parser)
@@ -62,7 +62,7 @@ def parse_train_args(argv: list[str]):
 
 def train(argv: list[str]) -> int:
     """Runs `stylegan2-ada train` in this process (no interpreter start-up per run)."""
-    from stylegan2_ada.train.train_cli import run
+    from stylegan2_ada.cli.train import run
 
     return run(parse_train_args(argv))
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 
 from ..errors import UserError
-from . import cli_args
-from .export import EXPORT_NOISE_MODES, RenderSettings, export_dataset, make_items
-from .generate_cli import one_line_warnings
+from ..tools.export import EXPORT_NOISE_MODES, RenderSettings, export_dataset, make_items
+from . import args as cli_args
+from .common import command_device, one_line_warnings, open_network
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -60,12 +60,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..io.load import load_networks
-
     with one_line_warnings():
-        dev = cli_args.pick_cli_device(args.device)
-        print(f'Loading networks from "{args.network}"...')
-        snapshot = load_networks(args.network, dev)
+        dev = command_device(args.device)
+        snapshot = open_network(args.network, dev)
         G = snapshot.generator
         D = snapshot.networks.get("D") if args.min_d_score is not None else None
         items = make_items(args.seeds, args.classes, G.c_dim)
@@ -73,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
         if args.drop_memorized > 0:
             if args.data is None:
                 raise UserError("--drop-memorized needs the training data: add --data=DATASET")
-            from .memorization import pick_features
+            from ..tools.memorization import pick_features
 
             feature_name, feature_fn = pick_features(args.features, G.img_resolution, dev)
         manifest = export_dataset(

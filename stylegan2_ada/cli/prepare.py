@@ -1,4 +1,4 @@
-"""Command-line front end: `stylegan2-ada prepare ...` and scripts/dataset_tool.py share these flags.
+"""`stylegan2-ada prepare` (and scripts/dataset_tool.py, see cli/legacy.py): photos to a training dataset.
 
 Flag names follow NVIDIA's dataset_tool (--source, --dest, --max-images, --transform, --resize-filter,
 --width/--height) and stylegan3's --resolution=WxH, plus the face and report options.
@@ -9,20 +9,16 @@ from __future__ import annotations
 import argparse
 import sys
 
+from ..data.images import parse_color
+from ..data.prepare import MODES, PrepareOptions, prepare
+from ..data.transforms import parse_resolution
 from ..errors import UserError
-from .images import parse_color
-from .prepare import MODES, PrepareOptions, prepare
-from .transforms import parse_resolution
+
+INTERRUPTED = "interrupted: the destination was not changed; re-run to continue (finished files are cached)"
 
 
-def add_prepare_arguments(parser: argparse.ArgumentParser) -> None:
-    _add_arguments(parser, default_mode="align")
-
-
-def _add_arguments(
-    parser: argparse.ArgumentParser,
-    default_mode: str,
-) -> None:
+def add_arguments(parser: argparse.ArgumentParser, default_mode: str = "align") -> None:
+    """prepare's flags; scripts/dataset_tool.py uses them with NVIDIA's default, a plain resize."""
     io = parser.add_argument_group("input and output")
     io.add_argument("--source", action="append", required=True, metavar="PATH",
                     help="folder (recursive), .zip, video, .tfrecords file or TF dataset folder; repeatable")
@@ -81,7 +77,14 @@ def _add_arguments(
 
 
 def options_from_args(args: argparse.Namespace) -> PrepareOptions:
-    """Validate flags into PrepareOptions; raises ValueError with a one-line message."""
+    """Validate flags into PrepareOptions; raises UserError with a one-line message."""
+    try:
+        return _options(args)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+
+
+def _options(args: argparse.Namespace) -> PrepareOptions:
     mode = args.mode or args.transform or getattr(args, "_default_mode", "align")
     if args.mode and args.transform and args.mode != args.transform:
         raise ValueError(f"--mode {args.mode} and --transform {args.transform} disagree; give one of them")
@@ -127,42 +130,12 @@ def options_from_args(args: argparse.Namespace) -> PrepareOptions:
     )
 
 
-def run_prepare(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> int:
     """0 when a dataset was written, 1 when nothing usable came out, 2 for a bad request."""
-    try:
-        opts = options_from_args(args)
-        result = prepare(opts)
-    except (ValueError, UserError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("interrupted: the destination was not changed; re-run to continue (finished files are cached)", file=sys.stderr)
-        return 130
+    result = prepare(options_from_args(args))
     if result.num_images == 0:
         reasons = sorted({s["reason"] for s in result.skipped})[:3]
         print(f"error: no usable images; e.g. {'; '.join(reasons) or 'no input'}. See {result.report.get('html')}",
               file=sys.stderr)
         return 1
     return 0
-
-
-def build_parser(
-    prog: str = "stylegan2-ada prepare",
-    default_mode: str = "align",
-) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog=prog, description="Turn a folder of photos into a StyleGAN2-ADA dataset.")
-    _add_arguments(parser, default_mode)
-    return parser
-
-
-# The names the package's sub-command table looks for by default.
-add_arguments = add_prepare_arguments
-run = run_prepare
-
-
-def main(argv: list[str] | None = None) -> int:
-    return run_prepare(build_parser().parse_args(argv))
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,7 +1,8 @@
-"""Several processes training one model: torchrun / torch.distributed, or processes we spawn ourselves.
+"""Several processes on one job (training, metrics): torchrun / torch.distributed, or processes we spawn.
 
-NCCL on CUDA, gloo on CPU. Gradients are summed over processes and divided by their number (as
-NVIDIA's newer trainers do), so the global batch (--batch) fixes the training dynamics.
+NCCL on CUDA, gloo on CPU; each process takes the GPU of its local rank. Training sums gradients over
+processes and divides by their number (as NVIDIA's newer trainers do), so the global batch (--batch)
+fixes the training dynamics.
 """
 
 from __future__ import annotations
@@ -25,6 +26,15 @@ class DistEnv:
     @property
     def is_main(self) -> bool:
         return self.rank == 0
+
+
+def rank_device(device: torch.device, env: DistEnv) -> torch.device:
+    """The device of this process: on CUDA the GPU of its local rank (made current), else `device` itself."""
+    if device.type != "cuda":
+        return device
+    device = torch.device("cuda", env.local_rank)
+    torch.cuda.set_device(device)
+    return device
 
 
 def launched_by_torchrun() -> bool:

@@ -5,17 +5,16 @@ from __future__ import annotations
 import argparse
 
 from ..errors import UserError
-from . import cli_args
-from .export import Item, RenderSettings, render_images
-from .generate import load_generator
-from .generate_cli import one_line_warnings
-from .memorization import (
+from ..tools.export import Item, RenderSettings, render_images
+from ..tools.memorization import (
     PERCENTILE,
     load_image_set,
     memorization_report,
     pick_features,
     write_report,
 )
+from . import args as cli_args
+from .common import command_device, one_line_warnings, open_network
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -64,14 +63,14 @@ def run(args: argparse.Namespace) -> int:
     if not 0 < args.percentile < 100:
         raise UserError(f"--percentile={args.percentile}: must be between 0 and 100")
     with one_line_warnings():
-        dev = cli_args.pick_cli_device(args.device)
+        dev = command_device(args.device)
         train_names, training = load_image_set(args.data)
         if args.generated is not None:
             gen_names, generated = load_image_set(args.generated)
         else:
             if not args.seeds:
                 raise UserError("--network needs --seeds, e.g. --seeds=0-99")
-            G = load_generator(args.network, dev)
+            G = open_network(args.network, dev).generator
             if G.c_dim and args.class_idx is None:
                 raise UserError(f"this network is conditional ({G.c_dim} classes): choose one with --class")
             cls = args.class_idx if G.c_dim else None

@@ -6,9 +6,9 @@ import argparse
 import time
 
 from ..errors import UserError
-from . import cli_args
-from .generate_cli import one_line_warnings
-from .projector import Schedule, run_projection, vgg16_lpips
+from ..tools.projector import Schedule, run_projection, vgg16_lpips
+from . import args as cli_args
+from .common import one_line_warnings, open_generator
 
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("0", "false", "no", "off")
@@ -72,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
     if args.num_steps < 1:
         raise UserError(f"--num-steps={args.num_steps}: need at least 1 step")
     with one_line_warnings():
-        G, dev = cli_args.load_cli_generator(args.network, args.device)
+        G, dev = open_generator(args.network, args.device)
         try:
             lpips_fn = vgg16_lpips(dev, path=args.vgg16)
         except UserError as exc:

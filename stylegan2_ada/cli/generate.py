@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
-import sys
 import warnings
-from collections.abc import Iterator
 
 from ..errors import UserError
-from . import cli_args
-from .generate import NOISE_MODES, generate_images, load_generator, load_ws, render_ws
+from ..tools.generate import NOISE_MODES, generate_images, load_ws, render_ws
+from . import args as cli_args
+from .common import command_device, one_line_warnings, open_network
 
 
 def _grid(text: str) -> int:
@@ -59,18 +57,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _print_warning(message, category, filename, lineno, file=None, line=None) -> None:
-    print(f"warning: {message}", file=sys.stderr)
-
-
-@contextlib.contextmanager
-def one_line_warnings() -> Iterator[None]:
-    """Shows warnings as 'warning: ...' lines instead of Python's file:line form."""
-    with warnings.catch_warnings():
-        warnings.showwarning = _print_warning
-        yield
-
-
 def run_generate(
     network: str,
     outdir: str,
@@ -91,11 +77,10 @@ def run_generate(
 ) -> int:
     """What every generate command line does once its flags are read (also used by scripts/generate.py)."""
     with one_line_warnings():
-        dev = cli_args.pick_cli_device(device)
+        dev = command_device(device)
         if projected_w is None and not seeds:
             raise UserError("--seeds is required unless --projected-w is given (e.g. --seeds=0-9)")
-        print(f'Loading networks from "{network}"...')
-        G = load_generator(network, dev)
+        G = open_network(network, dev).generator
         if projected_w is not None:
             if seeds:
                 warnings.warn("--seeds is ignored when rendering --projected-w")

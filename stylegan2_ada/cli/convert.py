@@ -13,14 +13,12 @@ their classes rather than carrying their source, so it loads where their reposit
 from __future__ import annotations
 
 import argparse
-import sys
-import warnings
 from pathlib import Path
 
 from ..errors import UserError
-from .load import load_networks
-from .nvidia_export import FLAVOURS, save_nvidia_pickle
-from .snapshot import save_snapshot
+from ..io.nvidia_export import FLAVOURS, save_nvidia_pickle
+from ..io.snapshot import save_snapshot
+from .common import one_line_warnings, open_network
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -70,15 +68,10 @@ def destination(network: str, dest: str | None, outdir: str | None) -> Path:
     return Path(outdir) / f"{stem}.safetensors"
 
 
-def _print_warning(message, category, filename, lineno, file=None, line=None) -> None:  # noqa: ANN001
-    print(f"warning: {message}", file=sys.stderr)
-
-
 def run(args: argparse.Namespace) -> int:
     out = destination(args.network, args.dest, args.outdir)
-    with warnings.catch_warnings():
-        warnings.showwarning = _print_warning
-        snapshot = load_networks(args.network, "cpu", cache_dir=args.cache_dir)
+    with one_line_warnings():
+        snapshot = open_network(args.network, "cpu", cache_dir=args.cache_dir, announce=False)
     metadata = dict(snapshot.metadata)
     metadata["converted_by"] = "stylegan2-ada convert"
     if out.suffix == ".pkl":

@@ -27,7 +27,7 @@ COMPILE_HELP = "torch.compile the network (slow start, faster for many images)"
 
 def seed_list(text: str) -> list[int]:
     """argparse type for --seeds=0,1,4-6: a bad list is a usage error naming the flag, not a traceback."""
-    from .seeds import parse_seeds
+    from ..tools.seeds import parse_seeds
 
     try:
         return parse_seeds(text)
@@ -118,22 +118,3 @@ def add_device_arguments(
         parser.add_argument("--precision", choices=PRECISIONS, default="auto", help=precision_help)
     if compile:
         parser.add_argument("--compile", action="store_true", help=compile_help)
-
-
-def pick_cli_device(name: str | None):
-    """pick_device for a command line: an unusable --device is a one-line user error."""
-    from ..device import pick_device
-
-    try:
-        return pick_device(name)
-    except RuntimeError as exc:
-        raise UserError(str(exc)) from exc
-
-
-def load_cli_generator(network: str, device: str | None):
-    """(G, torch.device) for --network and --device, announcing the load as NVIDIA's scripts do."""
-    from .generate import load_generator
-
-    dev = pick_cli_device(device)
-    print(f'Loading networks from "{network}"...')
-    return load_generator(network, dev), dev

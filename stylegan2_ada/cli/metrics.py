@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import UserError
+from .common import command_device, open_network
 
 OPTIONS_FILE = "training_options.json"
 
@@ -76,21 +77,17 @@ def _dataset_from_run(run_dir: Path | None, metadata: dict[str, Any]) -> tuple[s
 
 
 def run(args: argparse.Namespace) -> int:
-    import torch
-
-    from ..device import pick_device
-    from ..io.load import load_networks
-    from . import compute_metric, parse_metric, report_metric
-    from .detectors import load_inception, load_vgg16
+    from ..metrics import compute_metric, parse_metric, report_metric
+    from ..metrics.detectors import load_inception, load_vgg16
 
     names = [m.strip() for m in str(args.metrics).split(",") if m.strip() and m.strip().lower() != "none"]
     specs = [parse_metric(m) for m in names]  # fails early on a typo
     if args.gpus < 1:
         raise UserError("--gpus must be at least 1")
-    device = pick_device(args.device)
+    device = command_device(args.device)
     rank = 0
     if args.gpus > 1:
-        from ..train.distributed import init_from_env, launched_by_torchrun
+        from ..distributed import init_from_env, launched_by_torchrun, rank_device
 
         if not launched_by_torchrun():
             launch = f"torchrun --nproc_per_node={args.gpus} -m stylegan2_ada.cli metrics ..."
@@ -99,12 +96,10 @@ def run(args: argparse.Namespace) -> int:
         if env.world != args.gpus:
             raise UserError(f"--gpus={args.gpus} but torchrun started {env.world} processes")
         rank = env.rank
-        if device.type == "cuda":
-            device = torch.device("cuda", env.local_rank)
-            torch.cuda.set_device(device)
+        device = rank_device(device, env)
     verbose = bool(args.verbose) and rank == 0
 
-    snapshot = load_networks(args.network, device)
+    snapshot = open_network(args.network, device, announce=False)
     G = snapshot.generator
     run_dir = Path(args.run_dir) if args.run_dir else _run_dir_of(args.network)
     trained_data, mirror = _dataset_from_run(run_dir, snapshot.metadata)

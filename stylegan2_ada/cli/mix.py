@@ -1,24 +1,19 @@
-"""`stylegan2-ada mix` and scripts/style_mixing.py: a style-mixing grid from row and column seeds.
+"""`stylegan2-ada mix`: a style-mixing grid from row and column seeds (NVIDIA's style_mixing.py flags).
 
-scripts/style_mixing.py reads two command lines unchanged:
-- NVlabs (TF and PyTorch): `style_mixing.py --outdir=out --trunc=0.5 --rows=85,100 --cols=55,821 --styles=0-3
-  --network=NET` (defaults as NVIDIA's: --styles 0-6, --trunc 1, --noise-mode const);
-- dvschultz: `style_mixing.py grid --row-seeds=85,100 --col-seeds=55,821 --col-styles=0-3 --network=NET
-  --outdir=out` (its default --trunc 0.5).
+Defaults as NVIDIA's: --styles 0-6, --trunc 1, --noise-mode const. scripts/style_mixing.py also reads
+dvschultz's `grid` form (cli/legacy.py).
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
-from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
 from ..atomic import atomic_write
-from ..errors import exit_code
-from . import cli_args
+from . import args as cli_args
+from .common import one_line_warnings, open_generator
 
 NOISE_CHOICES = ("const", "random", "none")
 
@@ -78,11 +73,10 @@ def _write_ws(result, path: Path) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from .generate_cli import one_line_warnings
-    from .style_mixing import style_mix
+    from ..tools.style_mixing import style_mix
 
     with one_line_warnings():
-        G, dev = cli_args.load_cli_generator(args.network, args.device)
+        G, dev = open_generator(args.network, args.device)
         result = style_mix(
             G,
             args.rows,
@@ -101,26 +95,3 @@ def run(args: argparse.Namespace) -> int:
             _write_ws(result, Path(args.outdir) / "ws.npz")
     print(f"Wrote {len(result.paths) + 1} images to {args.outdir} (grid.png and {{row}}-{{col}}.png)")
     return 0
-
-
-def main(argv: Sequence[str] | None = None, prog: str = "style_mixing.py") -> int:
-    """scripts/style_mixing.py: the NVlabs form, or dvschultz's `grid` sub-command."""
-    argv = list(sys.argv[1:] if argv is None else argv)
-    return exit_code(lambda: _run_script(argv, prog))
-
-
-def _run_script(argv: list[str], prog: str) -> int:
-    if argv and argv[0] == "grid":
-        parser = argparse.ArgumentParser(prog=f"{prog} grid", description="Style-mixing grid (dvschultz form).")
-        add_arguments(parser, default_trunc=0.5)
-        return run(parser.parse_args(argv[1:]))
-    if argv and argv[0] == "video":
-        print(
-            "error: dvschultz's 'style_mixing.py video' is not implemented; "
-            "use the grid form, or `stylegan2-ada video` for interpolation videos",
-            file=sys.stderr,
-        )
-        return 2
-    parser = argparse.ArgumentParser(prog=prog, description="Style-mixing grid (NVlabs form).")
-    add_arguments(parser)
-    return run(parser.parse_args(argv))

@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import UserError
-from .evaluate import check_metric_names
-from .options import (
+from ..train.evaluate import check_metric_names
+from ..train.options import (
     AUG_MODES,
     AUGPIPES,
     DatasetInfo,
@@ -146,7 +146,7 @@ def dataset_info(path: str, seed: int = 0) -> DatasetInfo:
 def _continue_target(raw: dict[str, Any]) -> Path | None:
     resume = raw.get("resume")
     if resume == "latest":
-        from .state import find_latest_run
+        from ..train.state import find_latest_run
 
         return find_latest_run(Path(raw.get("outdir") or "results"))
     if resume and Path(resume).is_dir():
@@ -160,7 +160,7 @@ def plan_run(raw: dict[str, Any], world: int | None) -> tuple[TrainOptions, Path
         raw = dict(raw, gpus=world)
     run_dir = _continue_target(raw)
     if run_dir is not None:
-        from .state import latest_resumable
+        from ..train.state import latest_resumable
 
         kimg = latest_resumable(run_dir)
         if kimg is None:
@@ -215,7 +215,7 @@ def plan_run(raw: dict[str, Any], world: int | None) -> tuple[TrainOptions, Path
     opts = build_options(raw, info)
     # A wrong --cfg fails here, before a folder is made. A dry run checks local files only (it downloads nothing).
     if opts.resume and (not raw.get("dry_run") or Path(opts.resume).is_file()):
-        from .transfer import preflight
+        from ..train.transfer import preflight
 
         preflight(opts.resume, opts.G, opts.cfg)
     elif opts.resume:
@@ -232,7 +232,7 @@ def _train_process(
     continue_kimg: int | None,
 ) -> None:
     """Entry of one spawned process (--gpus=N without torchrun)."""
-    from .distributed import init_spawned, shutdown
+    from ..distributed import init_spawned, shutdown
 
     opts = TrainOptions.from_dict(opts_dict)
     from ..device import pick_device
@@ -250,8 +250,8 @@ def _train_process(
 
 
 def _train(opts: TrainOptions, run_dir: Path, env: Any, continue_kimg: int | None) -> None:
-    from .loop import training_loop
-    from .outputs import Tee
+    from ..train.loop import training_loop
+    from ..train.outputs import Tee
 
     tee = None
     if env.is_main:
@@ -259,7 +259,7 @@ def _train(opts: TrainOptions, run_dir: Path, env: Any, continue_kimg: int | Non
         tee = Tee(run_dir / "log.txt")
         opts.save(run_dir)  # a continued run records its changes (e.g. a longer --kimg) for the next one
         if continue_kimg is not None:
-            from .state import remove_stale_temps
+            from ..train.state import remove_stale_temps
 
             for path in remove_stale_temps(run_dir):
                 print(f"Removed {path.name}, a partial write of an interrupted run")
@@ -271,7 +271,7 @@ def _train(opts: TrainOptions, run_dir: Path, env: Any, continue_kimg: int | Non
 
 
 def run(args: argparse.Namespace) -> int:
-    from .distributed import init_from_env, launched_by_torchrun, shutdown, spawn
+    from ..distributed import init_from_env, launched_by_torchrun, shutdown, spawn
 
     raw = {k: v for k, v in vars(args).items() if k not in ("command",)}
     torchrun = launched_by_torchrun()
@@ -309,7 +309,7 @@ def run(args: argparse.Namespace) -> int:
             _check_devices(opts)
             spawn(_train_process, opts.gpus, (opts.to_dict(), str(run_dir), continue_kimg))
         else:
-            from .distributed import DistEnv
+            from ..distributed import DistEnv
 
             _train(opts, run_dir, DistEnv(), continue_kimg)
     finally:

@@ -17,9 +17,9 @@ import shutil
 import time
 from pathlib import Path
 
-from ..cli import run_command, build_parser
 from ..data.sample_photos import fidhelper_inception, pyfeat_test_data
 from ..errors import UserError
+from . import build_parser, run_command
 
 PORTRAITS = ("0-f1-su-ph.jpg", "0-f15-hao-ph.jpg", "15-f13-anc-ph.jpg", "45-m7-di-ph.jpg", "single_face.jpg")
 

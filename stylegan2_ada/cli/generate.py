@@ -7,6 +7,7 @@ import warnings
 
 from ..errors import UserError
 from ..tools.generate import NOISE_MODES, generate_images, load_ws, render_ws
+from ..tools.render import RenderSettings
 from . import args as cli_args
 from .common import command_device, one_line_warnings, open_network
 
@@ -81,33 +82,28 @@ def run_generate(
         if projected_w is None and not seeds:
             raise UserError("--seeds is required unless --projected-w is given (e.g. --seeds=0-9)")
         G = open_network(network, dev).generator
+        settings = RenderSettings(
+            truncation_psi=truncation_psi,
+            truncation_cutoff=truncation_cutoff,
+            noise_mode=noise_mode,
+            batch_size=batch_size,
+            class_idx=class_idx,
+            device=dev,
+            precision=precision,
+        )
         if projected_w is not None:
             if seeds:
                 warnings.warn("--seeds is ignored when rendering --projected-w")
             ws = load_ws(projected_w, key=ws_key)
             print(f'Generating images from projected W "{projected_w}"')
-            paths = render_ws(
-                G,
-                ws,
-                outdir,
-                noise_mode=noise_mode,
-                prefix=ws_prefix,
-                batch_size=batch_size,
-                device=dev,
-                precision=precision,
-            )
+            # The ws are truncated and carry their class already: render_ws uses the rest of the settings.
+            paths = render_ws(G, ws, outdir, settings, prefix=ws_prefix)
         else:
             paths = generate_images(
                 G,
                 seeds,
                 outdir,
-                truncation_psi=truncation_psi,
-                truncation_cutoff=truncation_cutoff,
-                noise_mode=noise_mode,
-                class_idx=class_idx,
-                batch_size=batch_size,
-                device=dev,
-                precision=precision,
+                settings,
                 grid=grid,
                 save_vectors=save_vectors,
                 compile=compile,

@@ -57,7 +57,7 @@ def dvschultz_parser(prog: str) -> argparse.ArgumentParser:
     parser.add_argument(
         "--create-grid", dest="grid", action="store_const", const=0, default=None, help="also write grid.png"
     )
-    cli_args.add_outdir_argument(parser, help=cli_args.DVSCHULTZ_OUTDIR_HELP, default="out")
+    cli_args.add_outdir_argument(parser, help=cli_args.DVSCHULTZ_OUTDIR_HELP, default=cli_args.DVSCHULTZ_OUTDIR)
     parser.add_argument(
         "--save_vector",
         "--save-vector",

@@ -5,14 +5,15 @@ from __future__ import annotations
 import argparse
 
 from ..errors import UserError
-from ..tools.export import Item, RenderSettings, render_images
-from ..tools.memorization import (
+from ..metrics.memorization import (
+    FEATURE_KINDS,
     PERCENTILE,
     load_image_set,
     memorization_report,
     pick_features,
     write_report,
 )
+from ..tools.export import EXPORT_NOISE_MODES, EXPORT_SETTINGS, Item, render_images
 from . import args as cli_args
 from .common import command_device, one_line_warnings, open_network
 
@@ -32,14 +33,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     cli_args.add_class_argument(parser, help="class (conditional nets)")
     cli_args.add_noise_mode_argument(
         parser,
-        choices=("const", "none", "seed", "fixnoise"),
+        choices=EXPORT_NOISE_MODES,
         default="const",
         help="noise (default: const)",
     )
     parser.add_argument(
         "--features",
         default="auto",
-        choices=("auto", "inception", "pixels"),
+        choices=FEATURE_KINDS,
         help="feature space: auto = Inception if its file is on this machine, else pixels (default: auto)",
     )
     parser.add_argument(
@@ -75,7 +76,9 @@ def run(args: argparse.Namespace) -> int:
                 raise UserError(f"this network is conditional ({G.c_dim} classes): choose one with --class")
             cls = args.class_idx if G.c_dim else None
             items = [Item(s, cls) for s in args.seeds]
-            generated, _ = render_images(G, items, RenderSettings(args.truncation_psi, None, args.noise_mode))
+            # Export's settings (its batches of 16), so these are the pictures export makes of the seeds.
+            settings = cli_args.render_settings_from(args, base=EXPORT_SETTINGS, skip=("class_idx",))
+            generated, _ = render_images(G, items, settings)
             gen_names = [f"seed{s:04d}" for s in args.seeds]
         name, feature_fn = pick_features(args.features, training.shape[1], dev)
         report = memorization_report(

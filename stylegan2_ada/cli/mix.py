@@ -12,10 +12,9 @@ from pathlib import Path
 import numpy as np
 
 from ..atomic import atomic_write
+from ..tools.style_mixing import MIX_NOISE_MODES
 from . import args as cli_args
 from .common import one_line_warnings, open_generator
-
-NOISE_CHOICES = ("const", "random", "none")
 
 
 def add_arguments(parser: argparse.ArgumentParser, default_trunc: float = 1.0) -> None:
@@ -48,7 +47,7 @@ def add_arguments(parser: argparse.ArgumentParser, default_trunc: float = 1.0) -
     cli_args.add_truncation_arguments(parser, default_psi=default_trunc, aliases=("--truncation-psi",))
     cli_args.add_class_argument(parser)
     cli_args.add_noise_mode_argument(
-        parser, choices=NOISE_CHOICES, default="const", help="noise inputs (default: const)"
+        parser, choices=MIX_NOISE_MODES, default="const", help="noise inputs (default: const)"
     )
     cli_args.add_outdir_argument(parser, help="where to write grid.png and {row}-{col}.png")
     parser.add_argument(
@@ -77,20 +76,8 @@ def run(args: argparse.Namespace) -> int:
 
     with one_line_warnings():
         G, dev = open_generator(args.network, args.device)
-        result = style_mix(
-            G,
-            args.rows,
-            args.cols,
-            args.styles,
-            args.outdir,
-            truncation_psi=args.truncation_psi,
-            truncation_cutoff=args.truncation_cutoff,
-            noise_mode=args.noise_mode,
-            class_idx=args.class_idx,
-            batch_size=args.batch_size,
-            device=dev,
-            precision=args.precision,
-        )
+        settings = cli_args.render_settings_from(args, dev)
+        result = style_mix(G, args.rows, args.cols, args.styles, args.outdir, settings)
         if args.save_ws:
             _write_ws(result, Path(args.outdir) / "ws.npz")
     print(f"Wrote {len(result.paths) + 1} images to {args.outdir} (grid.png and {{row}}-{{col}}.png)")

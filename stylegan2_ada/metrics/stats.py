@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from ..atomic import atomic_write
-from .detectors import cache_dir as default_cache_dir
+from ..cache import STATS, subfolder
 from .features import FeatureFn, FeatureStats, dataset_features
 
 CACHE_FORMAT = "stylegan2_ada.metric-stats/1"
@@ -88,7 +88,7 @@ def stats_cache_path(
     }
     digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:32]
     name = getattr(dataset, "name", None) or Path(dataset.path).stem
-    return default_cache_dir(cache) / "stats" / f"{name}-{detector_id}-{digest}.npz"
+    return subfolder(STATS, cache) / f"{name}-{detector_id}-{digest}.npz"
 
 
 def cached_dataset_stats(

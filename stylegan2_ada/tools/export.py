@@ -7,7 +7,7 @@ layout of projected_w.npz, so `generate --projected-w` renders them too). `repro
 the manifest again, which is how the tests check the promise.
 
 Optional filters, applied before writing (kept images keep their order):
-- drop_memorized=f: drop the fraction f of images whose nearest training image is closest (tools.memorization);
+- drop_memorized=f: drop the fraction f of images whose nearest training image is closest (metrics.memorization);
 - min_d_score=s: keep images whose discriminator logit D(image, c) is at least s (D from the snapshot).
 """
 
@@ -25,12 +25,19 @@ from tqdm import tqdm
 
 from ..atomic import atomic_write
 from ..errors import UserError
-from .generate import _noise_maps, _seed_noise
-from .images import to_uint8
+from ..image_files import to_uint8
+from .render import RenderSettings, batches, eval_mode, noise_maps, place, seed_noise
 from .seeds import check_seed, latents_for_seeds
+
+FeatureFn = Callable[[torch.Tensor], torch.Tensor]
 
 # Modes that give the same picture every time (random noise would not).
 EXPORT_NOISE_MODES = ("const", "none", "seed", "fixnoise")
+NOT_REPRODUCIBLE = "noise mode {mode!r} is not reproducible: choose one of {modes}"
+# Export's defaults: batches of 16 (the batch size is part of the recipe the manifest records).
+EXPORT_SETTINGS = RenderSettings(batch_size=16)
+# Every export renders in fp32, so that the manifest's recipe gives the same bytes again.
+EXPORT_PRECISIONS = ("auto", "fp32")
 MANIFEST_FORMAT = "stylegan2_ada-synthetic-dataset"
 DATASET_NAME = "dataset.zip"
 
@@ -39,14 +46,6 @@ DATASET_NAME = "dataset.zip"
 class Item:
     seed: int
     class_idx: int | None
-
-
-@dataclass(frozen=True)
-class RenderSettings:
-    truncation_psi: float = 1.0
-    truncation_cutoff: int | None = None
-    noise_mode: str = "const"
-    batch_size: int = 16
 
 
 def make_items(seeds: Sequence[int], classes: Sequence[int] | None, c_dim: int) -> list[Item]:
@@ -76,18 +75,16 @@ def _labels(items: Sequence[Item], c_dim: int, device: torch.device) -> torch.Te
 
 
 def _check_settings(settings: RenderSettings) -> None:
-    if settings.noise_mode not in EXPORT_NOISE_MODES:
-        raise UserError(
-            f"noise mode {settings.noise_mode!r} is not reproducible: choose one of {', '.join(EXPORT_NOISE_MODES)}"
-        )
-    if settings.batch_size < 1:
-        raise UserError(f"--batch-size={settings.batch_size}: must be at least 1")
+    settings.check(EXPORT_NOISE_MODES, NOT_REPRODUCIBLE)
+    if settings.precision not in EXPORT_PRECISIONS:
+        raise UserError(f"precision {settings.precision!r}: export renders in fp32, so that the manifest reproduces it")
+    if settings.class_idx is not None:
+        raise ValueError("export takes each image's class from its Item: leave class_idx out of the settings")
 
 
-def _synthesize(G: torch.nn.Module, ws: torch.Tensor, seeds: Sequence[int], noise_mode: str) -> np.ndarray:
-    net_mode = "const" if noise_mode in ("seed", "fixnoise") else noise_mode
-    with _noise_maps(G, _seed_noise(G, list(seeds), noise_mode)):
-        return to_uint8(G.synthesis(ws, noise_mode=net_mode, half_dtype=None))
+def _synthesize(G: torch.nn.Module, ws: torch.Tensor, seeds: Sequence[int], settings: RenderSettings) -> np.ndarray:
+    with noise_maps(G, seed_noise(G, list(seeds), settings.noise_mode)):
+        return to_uint8(G.synthesis(ws, noise_mode=settings.network_noise_mode, half_dtype=None))
 
 
 def render_items(
@@ -99,27 +96,19 @@ def render_items(
 ) -> Iterator[tuple[int, torch.Tensor, np.ndarray]]:
     """(start index, ws [n, num_ws, w_dim] float32 on CPU, uint8 [n, H, W, C]) per batch, fp32, eval mode."""
     _check_settings(settings)
-    dev = next(G.parameters()).device
-    was_training = G.training
-    G.eval()
-    bar = tqdm(total=len(items), unit="img", desc=desc, disable=not progress)
-    try:
-        with torch.inference_mode():
-            for start in range(0, len(items), settings.batch_size):
-                chunk = items[start : start + settings.batch_size]
-                seeds = [it.seed for it in chunk]
-                z = latents_for_seeds(seeds, G.z_dim).to(dev)
-                ws = G.mapping(
-                    z,
-                    _labels(chunk, G.c_dim, dev),
-                    truncation_psi=settings.truncation_psi,
-                    truncation_cutoff=settings.truncation_cutoff,
-                )
-                yield start, ws.cpu(), _synthesize(G, ws, seeds, settings.noise_mode)
-                bar.update(len(chunk))
-    finally:
-        bar.close()
-        G.train(was_training)
+    G, dev = place(G, settings)
+    with eval_mode(G), tqdm(total=len(items), unit="img", desc=desc, disable=not progress) as bar:
+        for start, chunk in batches(items, settings.batch_size):
+            seeds = [it.seed for it in chunk]
+            z = latents_for_seeds(seeds, G.z_dim).to(dev)
+            ws = G.mapping(
+                z,
+                _labels(chunk, G.c_dim, dev),
+                truncation_psi=settings.truncation_psi,
+                truncation_cutoff=settings.truncation_cutoff,
+            )
+            yield start, ws.cpu(), _synthesize(G, ws, seeds, settings)
+            bar.update(len(chunk))
 
 
 def render_images(
@@ -164,11 +153,12 @@ def discriminator_scores(
 def memorization_distances(
     images: np.ndarray,
     training_path: str | Path,
-    feature_fn: Callable[[torch.Tensor], torch.Tensor],
+    feature_fn: FeatureFn,
     progress: bool = True,
 ) -> np.ndarray:
-    """Distance of each image to its nearest training image (tools.memorization features)."""
-    from .memorization import compute_features, load_image_set, nearest_neighbours
+    """Distance of each image to its nearest training image (metrics.memorization features)."""
+    # Imported here: the metrics load only when this filter is asked for.
+    from ..metrics.memorization import compute_features, load_image_set, nearest_neighbours
 
     _, training = load_image_set(training_path)
     gen_f = compute_features(images, feature_fn, progress=progress, desc="generated features")
@@ -228,75 +218,140 @@ def _write_ws(path: Path, ws: np.ndarray, items: Sequence[Item]) -> None:
     atomic_write(path, write)
 
 
+@dataclass(frozen=True)
+class _Filters:
+    """export_dataset's filters: drop the fraction closest to training images, keep D logits >= min_d_score."""
+
+    drop_memorized: float = 0.0
+    training_data: str | Path | None = None
+    feature_fn: FeatureFn | None = None
+    feature_name: str = ""
+    min_d_score: float | None = None
+    D: torch.nn.Module | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.drop_memorized > 0 or self.min_d_score is not None
+
+    def check(self) -> None:
+        if not 0 <= self.drop_memorized < 1:
+            raise UserError(f"--drop-memorized={self.drop_memorized}: give a fraction from 0 to below 1")
+        if self.drop_memorized > 0 and (self.training_data is None or self.feature_fn is None):
+            raise UserError("--drop-memorized needs the training data: add --data=DATASET")
+        if self.min_d_score is not None and self.D is None:
+            raise UserError("--min-d-score needs a discriminator: the network file has no D (use a training snapshot)")
+
+    def to_manifest(self, candidates: int, kept: int) -> dict:
+        memorized = self.drop_memorized > 0
+        return {
+            "candidates": candidates,
+            "kept": kept,
+            "drop_memorized": self.drop_memorized,
+            "memorization_features": self.feature_name if memorized else None,
+            "training_data": str(self.training_data) if memorized else None,
+            "min_d_score": self.min_d_score,
+        }
+
+
 def export_dataset(
     G: torch.nn.Module,
     items: Sequence[Item],
     outdir: str | Path,
-    settings: RenderSettings = RenderSettings(),
+    settings: RenderSettings = EXPORT_SETTINGS,
     network_source: str = "",
     drop_memorized: float = 0.0,
     training_data: str | Path | None = None,
-    feature_fn: Callable[[torch.Tensor], torch.Tensor] | None = None,
+    feature_fn: FeatureFn | None = None,
     feature_name: str = "",
     min_d_score: float | None = None,
     D: torch.nn.Module | None = None,
     progress: bool = True,
 ) -> dict:
     """Writes outdir/dataset.zip, outdir/ws.npz and outdir/manifest.json; returns the manifest."""
-    from ..data.dataset_writer import DatasetWriter
-
     _check_settings(settings)
-    if not 0 <= drop_memorized < 1:
-        raise UserError(f"--drop-memorized={drop_memorized}: give a fraction from 0 to below 1")
-    if drop_memorized > 0 and (training_data is None or feature_fn is None):
-        raise UserError("--drop-memorized needs the training data: add --data=DATASET")
-    if min_d_score is not None and D is None:
-        raise UserError("--min-d-score needs a discriminator: the network file has no D (use a training snapshot)")
+    filters = _Filters(drop_memorized, training_data, feature_fn, feature_name, min_d_score, D)
+    filters.check()
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
     items = list(items)
 
-    # Pass 1 (only with filters): score every candidate, keep no images.
-    mem = scores = None
-    if drop_memorized > 0 or min_d_score is not None:
-        images, _ = render_images(G, items, settings, progress)
-        if drop_memorized > 0:
-            mem = memorization_distances(images, training_data, feature_fn, progress)
-        if min_d_score is not None:
-            scores = discriminator_scores(D, images, items, G.c_dim, settings.batch_size)
-        del images
+    mem, scores = _score_candidates(G, items, settings, filters, progress)
     keep = keep_mask(len(items), mem, drop_memorized, scores, min_d_score)
     kept = [it for it, k in zip(items, keep) if k]
     if not kept:
         raise UserError("the filters removed every image; lower --min-d-score or --drop-memorized")
+    # The kept images' scores, in the order they are written.
+    kept_mem = mem[keep] if mem is not None else None
+    kept_scores = scores[keep] if scores is not None else None
 
-    # Pass 2: the images as they are written; this rendering (batches of the kept items) is the recipe.
+    records, ws = _write_dataset(G, kept, outdir / DATASET_NAME, settings, kept_mem, kept_scores, progress)
+    _write_ws(outdir / "ws.npz", ws, kept)
+    manifest = {
+        **_recipe(G, settings, network_source),
+        "filters": filters.to_manifest(len(items), len(kept)),
+        "images": records,
+    }
+    _write_json(outdir / "manifest.json", manifest)
+    return manifest
+
+
+def _score_candidates(
+    G: torch.nn.Module,
+    items: Sequence[Item],
+    settings: RenderSettings,
+    filters: _Filters,
+    progress: bool,
+) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """Pass 1 (only with filters): every candidate's memorisation distance and D score; no image is kept."""
+    if not filters.active:
+        return None, None
+    images, _ = render_images(G, items, settings, progress)
+    mem = scores = None
+    if filters.drop_memorized > 0:
+        mem = memorization_distances(images, filters.training_data, filters.feature_fn, progress)
+    if filters.min_d_score is not None:
+        scores = discriminator_scores(filters.D, images, items, G.c_dim, settings.batch_size)
+    return mem, scores
+
+
+def _write_dataset(
+    G: torch.nn.Module,
+    kept: Sequence[Item],
+    path: Path,
+    settings: RenderSettings,
+    mem: np.ndarray | None,
+    scores: np.ndarray | None,
+    progress: bool,
+) -> tuple[list[dict], np.ndarray]:
+    """Pass 2: the images as they are written (this rendering, in batches of the kept items, is the recipe).
+    Returns each image's manifest record and all the ws [N, num_ws, w_dim]."""
+    from ..data.dataset_writer import DatasetWriter
+
     records: list[dict] = []
     ws_all: list[np.ndarray] = []
-    kept_index = np.flatnonzero(keep)
-    with DatasetWriter(str(outdir / DATASET_NAME), channels=G.img_channels) as writer:
+    with DatasetWriter(str(path), channels=G.img_channels) as writer:
         for start, ws, images in render_items(G, kept, settings, progress, desc="writing"):
             ws_all.append(ws.numpy())
             for j, image in enumerate(images):
                 item = kept[start + j]
-                name = writer.add(image, label=item.class_idx)
-                source = int(kept_index[start + j])
                 record = {
-                    "file": name,
+                    "file": writer.add(image, label=item.class_idx),
                     "seed": item.seed,
                     "class": item.class_idx,
                     "psi": settings.truncation_psi,
                 }
                 if mem is not None:
-                    record["memorization_distance"] = float(mem[source])
+                    record["memorization_distance"] = float(mem[start + j])
                 if scores is not None:
-                    record["d_score"] = float(scores[source])
+                    record["d_score"] = float(scores[start + j])
                 records.append(record)
-    ws_array = np.concatenate(ws_all)
-    _write_ws(outdir / "ws.npz", ws_array, kept)
+    return records, np.concatenate(ws_all)
 
+
+def _recipe(G: torch.nn.Module, settings: RenderSettings, network_source: str) -> dict:
+    """The manifest's recipe: network, truncation, noise mode, batch size and precision."""
     config = G.cfg.to_dict() if hasattr(getattr(G, "cfg", None), "to_dict") else None
-    manifest = {
+    return {
         "format": MANIFEST_FORMAT,
         "version": 1,
         "dataset": DATASET_NAME,
@@ -315,18 +370,7 @@ def export_dataset(
         "batch_size": settings.batch_size,
         "precision": "fp32",
         "latent": "z = np.random.RandomState(seed).randn(1, z_dim), cast to float32",
-        "filters": {
-            "candidates": len(items),
-            "kept": len(kept),
-            "drop_memorized": drop_memorized,
-            "memorization_features": feature_name if drop_memorized > 0 else None,
-            "training_data": str(training_data) if drop_memorized > 0 else None,
-            "min_d_score": min_d_score,
-        },
-        "images": records,
     }
-    _write_json(outdir / "manifest.json", manifest)
-    return manifest
 
 
 # --- reproduction -----------------------------------------------------------------------------------
@@ -352,6 +396,7 @@ def manifest_settings(manifest: dict) -> RenderSettings:
         truncation_cutoff=manifest["truncation_cutoff"],
         noise_mode=manifest["noise_mode"],
         batch_size=int(manifest["batch_size"]),
+        precision=manifest.get("precision", "fp32"),
     )
 
 
@@ -364,11 +409,10 @@ def reproduce_images(G: torch.nn.Module, outdir: str | Path, from_ws: bool = Fal
         return render_images(G, items, settings, progress=False)[0]
     with np.load(Path(outdir) / manifest["ws_file"]) as data:
         ws_all = torch.from_numpy(data["w"])
-    dev = next(G.parameters()).device
+    G, dev = place(G, settings)
     out = []
-    with torch.inference_mode():
-        for start in range(0, len(items), settings.batch_size):
-            seeds = [it.seed for it in items[start : start + settings.batch_size]]
-            ws = ws_all[start : start + settings.batch_size].to(dev)
-            out.append(_synthesize(G.eval(), ws, seeds, settings.noise_mode))
+    with eval_mode(G):
+        for start, chunk in batches(items, settings.batch_size):
+            ws = ws_all[start : start + len(chunk)].to(dev)
+            out.append(_synthesize(G, ws, [it.seed for it in chunk], settings))
     return np.concatenate(out)

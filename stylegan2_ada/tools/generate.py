@@ -1,103 +1,47 @@
 """Images from seeds (or from projected ws) with a trained generator, as NVIDIA's generate scripts make them.
 
-Same seed, same latent (tools.seeds), same uint8 rule (tools.images), same file names (`seed0042.png`,
+Same seed, same latent (tools.seeds), same uint8 rule (image_files), same file names (`seed0042.png`,
 `proj00.png`), so pictures match NVIDIA's for the same weights; we batch the work and show progress.
 """
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 from tqdm import tqdm
 
 from ..atomic import atomic_write
-from ..device import half_dtype_for, pick_device
 from ..errors import UserError
-from .images import save_png, to_uint8
-from .seeds import (
-    check_seed,
-    class_labels,
-    latents_for_seeds,
-    noise_map_resolutions,
-    seed_noise_maps,
-    z_array_from_seed,
+from ..image_files import save_png, to_uint8
+from .render import (
+    DRAWN_NOISE_MODES,
+    NETWORK_NOISE_MODES,
+    RenderOptions,
+    RenderSettings,
+    batches,
+    eval_mode,
+    noise_maps,
+    place,
+    render_settings,
+    renderer,
+    seed_noise,
 )
+from .seeds import check_seed, class_labels, latents_for_seeds, z_array_from_seed
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 # const/random/none: the network's own modes (NVIDIA's PyTorch tools; const is their default).
 # seed: noise maps drawn from each seed's RandomState after z, as the TF-era NVlabs generate.py and
 #   dvschultz's generate-images do. fixnoise: dvschultz's --fixnoise, the same RandomState(1) maps for all.
-NOISE_MODES = ("const", "random", "none", "seed", "fixnoise")
-
-
-@contextlib.contextmanager
-def _noise_maps(G: torch.nn.Module, maps: Sequence[torch.Tensor] | None) -> Iterator[None]:
-    """Temporarily puts `maps` in place of the noise_const buffers, in TF order (see noise_map_resolutions).
-
-    A map may be [H, W] (shared by the batch) or [N, 1, H, W] (one per image); noise_mode='const' then
-    adds them with the learned strengths, exactly as the TF networks use their noise variables."""
-    if maps is None:
-        yield
-        return
-    layers = [m for m in G.synthesis.modules() if getattr(m, "use_noise", False) and hasattr(m, "noise_const")]
-    if len(layers) != len(maps):
-        raise ValueError(f"{len(maps)} noise maps for {len(layers)} noise inputs")
-    saved = [layer.noise_const for layer in layers]
-    try:
-        for layer, noise in zip(layers, maps):
-            layer.noise_const = noise.to(device=layer.noise_const.device, dtype=torch.float32)
-        yield
-    finally:
-        for layer, buf in zip(layers, saved):
-            layer.noise_const = buf
-
-
-def _seed_noise(G: torch.nn.Module, seeds: Sequence[int], mode: str) -> list[torch.Tensor] | None:
-    if mode == "fixnoise":
-        return [torch.from_numpy(n) for n in seed_noise_maps(None, noise_map_resolutions(G), G.z_dim)]
-    if mode != "seed":
-        return None
-    per_seed = [seed_noise_maps(s, noise_map_resolutions(G), G.z_dim) for s in seeds]
-    return [torch.from_numpy(np.stack([m[i] for m in per_seed]))[:, None] for i in range(len(per_seed[0]))]
-
-
-@contextlib.contextmanager
-def _eval_mode(G: torch.nn.Module) -> Iterator[None]:
-    # Training mode would update w_avg and pick the training modconv path: always render in eval mode.
-    was_training = G.training
-    G.eval()
-    try:
-        with torch.inference_mode():
-            yield
-    finally:
-        G.train(was_training)
-
-
-def _renderer(G: torch.nn.Module, compile: bool) -> Callable[..., torch.Tensor]:
-    """mapping + synthesis as one function; with `compile`, torch.compile'd (slow first batch, then about
-    2x less CPU time per image on CPU; pixels within 1/255 of the eager result)."""
-
-    def render(
-        z: torch.Tensor,
-        c: torch.Tensor | None,
-        truncation_psi: float,
-        truncation_cutoff: int | None,
-        noise_mode: str,
-        half_dtype: torch.dtype | None,
-    ) -> torch.Tensor:
-        ws = G.mapping(z, c, truncation_psi=truncation_psi, truncation_cutoff=truncation_cutoff)
-        return G.synthesis(ws, noise_mode=noise_mode, half_dtype=half_dtype)
-
-    return torch.compile(render) if compile else render
-
-
-def _network_device(G: torch.nn.Module, device: torch.device | str | None) -> torch.device:
-    if device is None:
-        return next(G.parameters()).device
-    return pick_device(str(device))
+NOISE_MODES = NETWORK_NOISE_MODES + DRAWN_NOISE_MODES
+# Projected ws have no seed to draw per-image maps from.
+WS_NOISE_MODES = NETWORK_NOISE_MODES + ("fixnoise",)
+WS_NOISE_REFUSAL = "noise mode {mode!r} needs seeds; for projected ws use const, random, none or fixnoise"
 
 
 class _GridCanvas:
@@ -141,50 +85,37 @@ def generate_images(
     G: torch.nn.Module,
     seeds: Sequence[int],
     outdir: str | Path,
-    truncation_psi: float = 1.0,
-    truncation_cutoff: int | None = None,
-    noise_mode: str = "const",
-    class_idx: int | None = None,
-    batch_size: int = 8,
-    device: torch.device | str | None = None,
-    precision: str = "auto",
+    settings: RenderSettings | None = None,
     grid: bool | int | None = False,
     save_vectors: bool = False,
     compile: bool = False,
     progress: bool = True,
+    **options: Unpack[RenderOptions],
 ) -> list[Path]:
     """Writes outdir/seed{seed:04d}.png for each seed (plus grid.png when `grid`); returns the paths.
 
+    settings / options: truncation, class, noise mode (NOISE_MODES), batch size, device, precision.
     grid: True for a near-square grid, an int for that many columns. save_vectors: also write each z as
     outdir/vectors/seed{seed:04d}.npy (float64 [1, z_dim], as dvschultz's --save_vector). compile: run
     the network through torch.compile (pays off for hundreds of images)."""
-    if noise_mode not in NOISE_MODES:
-        raise UserError(f"noise mode {noise_mode!r} unknown: choose one of {', '.join(NOISE_MODES)}")
-    if batch_size < 1:
-        raise UserError(f"--batch-size={batch_size}: must be at least 1")
+    settings = render_settings(settings, **options).check(NOISE_MODES)
     seeds = [check_seed(s) for s in seeds]
     if not seeds:
         raise UserError("no seeds given: use --seeds like 0,1,4-6")
     cols = _grid_cols(grid)
-    dev = _network_device(G, device)
-    G = G.to(dev)
-    half_dtype = half_dtype_for(dev, precision)
-    label = class_labels(G.c_dim, class_idx, 1)
+    G, dev = place(G, settings)
+    half_dtype = settings.half_dtype(dev)
+    label = class_labels(G.c_dim, settings.class_idx, 1)
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
     canvas = _GridCanvas(len(seeds), cols) if cols is not None else None
-    net_noise_mode = "const" if noise_mode in ("seed", "fixnoise") else noise_mode
 
-    render = _renderer(G, compile)
+    render = renderer(G, compile)
     paths: list[Path] = []
     bar = tqdm(total=len(seeds), unit="img", desc="generating", disable=not progress)
-    with _eval_mode(G):
-        for start in range(0, len(seeds), batch_size):
-            chunk = seeds[start : start + batch_size]
-            z = latents_for_seeds(chunk, G.z_dim)
-            c = label.repeat(len(chunk), 1).to(dev) if label is not None else None
-            with _noise_maps(G, _seed_noise(G, chunk, noise_mode)):
-                images = to_uint8(render(z.to(dev), c, truncation_psi, truncation_cutoff, net_noise_mode, half_dtype))
+    with eval_mode(G):
+        for start, chunk in batches(seeds, settings.batch_size):
+            images = _render_seeds(G, render, chunk, label, settings, dev, half_dtype)
             for i, (seed, image) in enumerate(zip(chunk, images)):
                 paths.append(save_png(image, outdir / f"seed{seed:04d}.png"))
                 if save_vectors:
@@ -196,6 +127,30 @@ def generate_images(
     if canvas is not None and canvas.canvas is not None:
         paths.append(save_png(canvas.canvas, outdir / "grid.png"))
     return paths
+
+
+def _render_seeds(
+    G: torch.nn.Module,
+    render: Callable[..., torch.Tensor],
+    seeds: Sequence[int],
+    label: torch.Tensor | None,
+    settings: RenderSettings,
+    device: torch.device,
+    half_dtype: torch.dtype | None,
+) -> np.ndarray:
+    """uint8 [N, H, W, C] pictures of one batch of seeds, with the noise maps their mode draws."""
+    z = latents_for_seeds(seeds, G.z_dim).to(device)
+    c = label.repeat(len(seeds), 1).to(device) if label is not None else None
+    with noise_maps(G, seed_noise(G, seeds, settings.noise_mode)):
+        images = render(
+            z,
+            c,
+            settings.truncation_psi,
+            settings.truncation_cutoff,
+            settings.network_noise_mode,
+            half_dtype,
+        )
+    return to_uint8(images)
 
 
 def load_ws(path: str | Path, key: str = "w") -> np.ndarray:
@@ -219,35 +174,31 @@ def render_ws(
     G: torch.nn.Module,
     ws: np.ndarray | torch.Tensor,
     outdir: str | Path,
-    noise_mode: str = "const",
+    settings: RenderSettings | None = None,
     prefix: str = "proj",
-    batch_size: int = 8,
-    device: torch.device | str | None = None,
-    precision: str = "auto",
     progress: bool = True,
+    **options: Unpack[RenderOptions],
 ) -> list[Path]:
-    """Writes outdir/{prefix}{i:02d}.png for each w in ws [N, num_ws, w_dim] (NVIDIA's --projected-w)."""
-    if noise_mode not in ("const", "random", "none", "fixnoise"):
-        raise UserError(f"noise mode {noise_mode!r} needs seeds; for projected ws use const, random, none or fixnoise")
+    """Writes outdir/{prefix}{i:02d}.png for each w in ws [N, num_ws, w_dim] (NVIDIA's --projected-w).
+
+    Of the settings, the noise mode (WS_NOISE_MODES), batch size, device and precision apply: the ws
+    are already truncated and carry their class."""
+    settings = render_settings(settings, **options).check(WS_NOISE_MODES, WS_NOISE_REFUSAL)
     ws = torch.as_tensor(np.asarray(ws) if not isinstance(ws, torch.Tensor) else ws, dtype=torch.float32)
     if ws.ndim != 3 or tuple(ws.shape[1:]) != (G.num_ws, G.w_dim):
         raise UserError(
             f"ws of shape {list(ws.shape)} do not fit this network: it needs [N, {G.num_ws}, {G.w_dim}] "
             "(project with the same network)"
         )
-    dev = _network_device(G, device)
-    G = G.to(dev)
-    half_dtype = half_dtype_for(dev, precision)
+    G, dev = place(G, settings)
+    half_dtype = settings.half_dtype(dev)
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
-    net_noise_mode = "const" if noise_mode == "fixnoise" else noise_mode
     paths: list[Path] = []
     bar = tqdm(total=len(ws), unit="img", desc="rendering", disable=not progress)
-    with _eval_mode(G), _noise_maps(G, _seed_noise(G, [], noise_mode)):
-        for start in range(0, len(ws), batch_size):
-            images = to_uint8(
-                G.synthesis(ws[start : start + batch_size].to(dev), noise_mode=net_noise_mode, half_dtype=half_dtype)
-            )
+    with eval_mode(G), noise_maps(G, seed_noise(G, [], settings.noise_mode)):
+        for start, chunk in batches(ws, settings.batch_size):
+            images = to_uint8(G.synthesis(chunk.to(dev), noise_mode=settings.network_noise_mode, half_dtype=half_dtype))
             for i, image in enumerate(images):
                 paths.append(save_png(image, outdir / f"{prefix}{start + i:02d}.png"))
             bar.update(len(images))

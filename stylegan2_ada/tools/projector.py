@@ -28,7 +28,7 @@ from tqdm import tqdm
 
 from ..atomic import atomic_write
 from ..errors import UserError
-from .images import save_png, to_uint8
+from ..image_files import save_png, to_uint8
 from .seeds import class_labels
 
 LpipsFn = Callable[[torch.Tensor], torch.Tensor]

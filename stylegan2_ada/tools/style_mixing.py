@@ -11,18 +11,30 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 from tqdm import tqdm
 
-from ..device import half_dtype_for
 from ..errors import UserError
-from .generate import _eval_mode, _network_device
-from .images import save_png, to_uint8
+from ..image_files import save_png, to_uint8
+from .render import (
+    NETWORK_NOISE_MODES,
+    RenderOptions,
+    RenderSettings,
+    batches,
+    eval_mode,
+    network_device,
+    place,
+    render_settings,
+)
 from .seeds import check_seed, class_labels, latents_for_seeds, parse_seeds
 
-MIX_NOISE_MODES = ("const", "random", "none")
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
+MIX_NOISE_MODES = NETWORK_NOISE_MODES
 
 
 @dataclasses.dataclass
@@ -66,19 +78,18 @@ def mix_ws(row_ws: torch.Tensor, col_ws: torch.Tensor, styles: Sequence[int]) ->
 def seed_ws(
     G: torch.nn.Module,
     seeds: Sequence[int],
-    truncation_psi: float = 1.0,
-    truncation_cutoff: int | None = None,
-    class_idx: int | None = None,
-    device: torch.device | str | None = None,
+    settings: RenderSettings | None = None,
+    **options: Unpack[RenderOptions],
 ) -> dict[int, torch.Tensor]:
-    """seed -> ws [num_ws, w_dim] (float32, on the CPU) from G.mapping with truncation."""
-    dev = _network_device(G, device)
+    """seed -> ws [num_ws, w_dim] (float32, on the CPU) from G.mapping with the settings' truncation and class."""
+    settings = render_settings(settings, **options)
+    dev = network_device(G, settings.device)
     seeds = [check_seed(s) for s in seeds]
-    label = class_labels(G.c_dim, class_idx, len(seeds))
-    with _eval_mode(G):
+    label = class_labels(G.c_dim, settings.class_idx, len(seeds))
+    with eval_mode(G):
         z = latents_for_seeds(seeds, G.z_dim).to(dev)
         c = label.to(dev) if label is not None else None
-        ws = G.mapping(z, c, truncation_psi=truncation_psi, truncation_cutoff=truncation_cutoff)
+        ws = G.mapping(z, c, truncation_psi=settings.truncation_psi, truncation_cutoff=settings.truncation_cutoff)
     return {s: w.float().cpu() for s, w in zip(seeds, ws)}
 
 
@@ -102,54 +113,34 @@ def style_mix(
     col_seeds: Sequence[int],
     styles: str | Sequence[int],
     outdir: str | Path,
-    truncation_psi: float = 1.0,
-    truncation_cutoff: int | None = None,
-    noise_mode: str = "const",
-    class_idx: int | None = None,
-    batch_size: int = 8,
-    device: torch.device | str | None = None,
-    precision: str = "auto",
+    settings: RenderSettings | None = None,
     save_grid: bool = True,
     progress: bool = True,
+    **options: Unpack[RenderOptions],
 ) -> StyleMix:
-    """Writes {row}-{col}.png for every pair, {seed}-{seed}.png for every source and grid.png."""
-    if noise_mode not in MIX_NOISE_MODES:
-        raise UserError(f"noise mode {noise_mode!r} unknown: choose one of {', '.join(MIX_NOISE_MODES)}")
-    if batch_size < 1:
-        raise UserError(f"--batch-size={batch_size}: must be at least 1")
+    """Writes {row}-{col}.png for every pair, {seed}-{seed}.png for every source and grid.png.
+
+    settings / options: truncation, class, noise mode (MIX_NOISE_MODES), batch size, device, precision."""
+    settings = render_settings(settings, **options).check(MIX_NOISE_MODES)
     rows = [check_seed(s) for s in row_seeds]
     cols = [check_seed(s) for s in col_seeds]
     if not rows or not cols:
         raise UserError("style mixing needs at least one row seed (--rows) and one column seed (--cols)")
     layers = parse_styles(styles, G.num_ws)
-    dev = _network_device(G, device)
-    G = G.to(dev)
-    half_dtype = half_dtype_for(dev, precision)
+    G, dev = place(G, settings)
+    half_dtype = settings.half_dtype(dev)
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
 
     sources = list(dict.fromkeys(rows + cols))
-    w_of = seed_ws(G, sources, truncation_psi, truncation_cutoff, class_idx, dev)
+    w_of = seed_ws(G, sources, settings, device=dev)
     # Sources first, then each pair; a pair (s, s) has the source's own ws, so it is drawn once.
     jobs: dict[tuple[int, int], torch.Tensor] = {(s, s): w_of[s] for s in sources}
     for r in rows:
         for c in cols:
             jobs.setdefault((r, c), mix_ws(w_of[r], w_of[c], layers))
 
-    keys = list(jobs)
-    images: dict[tuple[int, int], np.ndarray] = {}
-    paths: list[Path] = []
-    bar = tqdm(total=len(keys), unit="img", desc="style mixing", disable=not progress)
-    with _eval_mode(G):
-        for start in range(0, len(keys), batch_size):
-            chunk = keys[start : start + batch_size]
-            ws = torch.stack([jobs[k] for k in chunk]).to(dev)
-            batch = to_uint8(G.synthesis(ws, noise_mode=noise_mode, half_dtype=half_dtype))
-            for key, image in zip(chunk, batch):
-                images[key] = image
-                paths.append(save_png(image, outdir / f"{key[0]}-{key[1]}.png"))
-            bar.update(len(chunk))
-    bar.close()
+    images, paths = _render_jobs(G, jobs, outdir, settings, dev, half_dtype, progress)
     grid_path = save_png(_grid_canvas(images, rows, cols), outdir / "grid.png") if save_grid else None
     return StyleMix(
         row_seeds=rows,
@@ -159,3 +150,29 @@ def style_mix(
         paths=paths,
         grid_path=grid_path,
     )
+
+
+def _render_jobs(
+    G: torch.nn.Module,
+    jobs: dict[tuple[int, int], torch.Tensor],
+    outdir: Path,
+    settings: RenderSettings,
+    device: torch.device,
+    half_dtype: torch.dtype | None,
+    progress: bool,
+) -> tuple[dict[tuple[int, int], np.ndarray], list[Path]]:
+    """Synthesises every job's ws and writes it as {row}-{col}.png; returns the pictures and the paths."""
+    keys = list(jobs)
+    images: dict[tuple[int, int], np.ndarray] = {}
+    paths: list[Path] = []
+    bar = tqdm(total=len(keys), unit="img", desc="style mixing", disable=not progress)
+    with eval_mode(G):
+        for _, chunk in batches(keys, settings.batch_size):
+            ws = torch.stack([jobs[k] for k in chunk]).to(device)
+            batch = to_uint8(G.synthesis(ws, noise_mode=settings.noise_mode, half_dtype=half_dtype))
+            for key, image in zip(chunk, batch):
+                images[key] = image
+                paths.append(save_png(image, outdir / f"{key[0]}-{key[1]}.png"))
+            bar.update(len(chunk))
+    bar.close()
+    return images, paths

@@ -13,27 +13,36 @@ import dataclasses
 import math
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 from tqdm import tqdm
 
 from ..atomic import atomic_write
-from ..device import half_dtype_for
 from ..errors import UserError
-from .generate import _eval_mode, _network_device, _noise_maps
-from .images import save_png, to_uint8
-from .seeds import (
-    check_seed,
-    class_labels,
-    latents_for_seeds,
-    noise_map_resolutions,
-    seed_noise_maps,
+from ..image_files import save_png, to_pil, to_uint8
+from .render import (
+    DRAWN_NOISE_MODES,
+    NETWORK_NOISE_MODES,
+    RenderOptions,
+    RenderSettings,
+    batches,
+    eval_mode,
+    network_device,
+    noise_maps,
+    place,
+    render_settings,
+    shared_noise,
 )
+from .seeds import check_seed, class_labels, latents_for_seeds
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 WALKS = ("linear", "slerp", "noiseloop", "circularloop")
 SPACES = ("z", "w")
-VIDEO_NOISE_MODES = ("const", "random", "none", "fixnoise", "seed")
+VIDEO_NOISE_MODES = NETWORK_NOISE_MODES + DRAWN_NOISE_MODES[::-1]
 FORMATS = ("mp4", "gif")
 
 EASINGS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
@@ -259,22 +268,17 @@ def load_latents(paths: Sequence[str | Path], z_dim: int, num_ws: int, w_dim: in
     return space, np.concatenate([a for _, a in found]).astype(np.float64)
 
 
-def map_to_w(
-    G: torch.nn.Module,
-    z: np.ndarray,
-    truncation_psi: float,
-    truncation_cutoff: int | None,
-    class_idx: int | None,
-    device: torch.device,
-) -> np.ndarray:
-    """ws [K, num_ws, w_dim] of the z [K, z_dim], with truncation (float64 for the interpolation)."""
-    label = class_labels(G.c_dim, class_idx, len(z))
-    with _eval_mode(G):
+def map_to_w(G: torch.nn.Module, z: np.ndarray, settings: RenderSettings) -> np.ndarray:
+    """ws [K, num_ws, w_dim] of the z [K, z_dim], with the settings' truncation and class, on their device
+    (float64 for the interpolation)."""
+    device = network_device(G, settings.device)
+    label = class_labels(G.c_dim, settings.class_idx, len(z))
+    with eval_mode(G):
         ws = G.mapping(
             torch.as_tensor(z, dtype=torch.float32, device=device),
             label.to(device) if label is not None else None,
-            truncation_psi=truncation_psi,
-            truncation_cutoff=truncation_cutoff,
+            truncation_psi=settings.truncation_psi,
+            truncation_cutoff=settings.truncation_cutoff,
         )
     return ws.cpu().double().numpy()
 
@@ -283,18 +287,20 @@ def walk_latents(
     G: torch.nn.Module,
     walk: Walk,
     frames: int,
-    truncation_psi: float = 1.0,
-    truncation_cutoff: int | None = None,
-    class_idx: int | None = None,
-    device: torch.device | str | None = None,
+    settings: RenderSettings | None = None,
+    **options: Unpack[RenderOptions],
 ) -> tuple[str, np.ndarray]:
     """The walk's latent at every frame: ('z', [F, z_dim]) to be mapped with truncation per frame, or
-    ('w', [F, num_ws, w_dim]) already truncated, to go straight to the synthesis network."""
+    ('w', [F, num_ws, w_dim]) already truncated, to go straight to the synthesis network.
+
+    Of the settings, truncation, class and device apply (to keypoints mapped to w)."""
     if walk.kind not in WALKS:
         raise UserError(f"walk {walk.kind!r} unknown: choose one of {', '.join(WALKS)}")
     if walk.space not in SPACES:
         raise UserError(f"space {walk.space!r} unknown: choose z or w")
-    dev = _network_device(G, device)
+    settings = render_settings(settings, **options)
+    # Resolved once: an unusable device fails here, before any work.
+    settings = dataclasses.replace(settings, device=network_device(G, settings.device))
     t = phases(frames, walk.closed)
 
     if walk.kind == "noiseloop":
@@ -320,10 +326,10 @@ def walk_latents(
         # dvschultz draws the centre and the two axis points at random; ours come from --start_seed.
         extra = np.random.RandomState(check_seed(walk.start_seed)).randn(3 - len(keys), G.z_dim)
         if latent_space == "w":
-            extra = map_to_w(G, extra, truncation_psi, truncation_cutoff, class_idx, dev)
+            extra = map_to_w(G, extra, settings)
         keys = np.concatenate([keys, extra])
     if walk.space == "w" and latent_space == "z":
-        keys = map_to_w(G, keys, truncation_psi, truncation_cutoff, class_idx, dev)
+        keys = map_to_w(G, keys, settings)
         latent_space = "w"
     elif walk.space == "z" and latent_space == "w":
         raise UserError("the latents are ws: walk them with --space=w (a w cannot be turned back into z)")
@@ -351,31 +357,32 @@ def truncation_ws(
     psis: Sequence[float],
     seed: int | None = None,
     latent: np.ndarray | None = None,
-    truncation_cutoff: int | None = None,
-    class_idx: int | None = None,
-    device: torch.device | str | None = None,
+    settings: RenderSettings | None = None,
+    **options: Unpack[RenderOptions],
 ) -> np.ndarray:
     """ws [F, num_ws, w_dim] of one seed (or one z or w) at each truncation psi: w_avg + psi (w - w_avg),
-    which is what G.mapping(z, c, psi) gives, on the first `truncation_cutoff` ws only when that is set."""
-    dev = _network_device(G, device)
+    which is what G.mapping(z, c, psi) gives, on the first `truncation_cutoff` ws only when that is set.
+
+    Of the settings, the cutoff, class and device apply; the psis replace truncation_psi."""
+    settings = render_settings(settings, **options)
+    # The untruncated w, the psis being applied below; the device resolved once, before any work.
+    plain = dataclasses.replace(
+        settings,
+        truncation_psi=1.0,
+        truncation_cutoff=None,
+        device=network_device(G, settings.device),
+    )
     if latent is not None:
         space, keys = load_latents_array(np.asarray(latent)[None] if np.ndim(latent) in (1, 2) else latent, G)
         if len(keys) != 1:
             raise UserError("truncation traversal takes a single latent")
-        w = keys[0] if space == "w" else map_to_w(G, keys, 1.0, None, class_idx, dev)[0]
+        w = keys[0] if space == "w" else map_to_w(G, keys, plain)[0]
     elif seed is not None:
-        w = map_to_w(
-            G,
-            latents_for_seeds([seed], G.z_dim).double().numpy(),
-            1.0,
-            None,
-            class_idx,
-            dev,
-        )[0]
+        w = map_to_w(G, latents_for_seeds([seed], G.z_dim).double().numpy(), plain)[0]
     else:
         raise UserError("truncation traversal needs --seed (or a latent file)")
     w_avg = G.mapping.w_avg.detach().cpu().double().numpy()
-    cut = G.num_ws if truncation_cutoff is None else int(truncation_cutoff)
+    cut = G.num_ws if settings.truncation_cutoff is None else int(settings.truncation_cutoff)
     out = np.repeat(w[None], len(psis), axis=0)
     for i, psi in enumerate(psis):
         out[i, :cut] = w_avg + (w[:cut] - w_avg) * psi
@@ -406,62 +413,57 @@ def render_frames(
     space: str,
     latents: np.ndarray,
     grid: tuple[int, int] | None = None,
-    truncation_psi: float = 1.0,
-    truncation_cutoff: int | None = None,
-    class_idx: int | None = None,
-    noise_mode: str = "const",
+    settings: RenderSettings | None = None,
     noise_seed: int | None = None,
-    batch_size: int = 8,
-    device: torch.device | str | None = None,
-    precision: str = "auto",
+    **options: Unpack[RenderOptions],
 ) -> Iterator[np.ndarray]:
     """uint8 [H, W, C] frames of latents [F, cells, ...] (cells tiled grid_w x grid_h, row by row).
 
-    noise_mode: const/random/none as the network; fixnoise = the same RandomState(1) maps for every frame
-    (dvschultz's walks); seed = the TF-era maps of `noise_seed` (dvschultz's truncation traversal)."""
-    if noise_mode not in VIDEO_NOISE_MODES:
-        raise UserError(f"noise mode {noise_mode!r} unknown: choose one of {', '.join(VIDEO_NOISE_MODES)}")
-    if batch_size < 1:
-        raise UserError(f"--batch-size={batch_size}: must be at least 1")
-    dev = _network_device(G, device)
-    G = G.to(dev)
-    half_dtype = half_dtype_for(dev, precision)
+    settings / options: truncation and class (for z latents), noise mode (VIDEO_NOISE_MODES), batch size,
+    device, precision. Noise: const/random/none as the network; fixnoise = the same RandomState(1) maps
+    for every frame (dvschultz's walks); seed = the TF-era maps of `noise_seed` (dvschultz's truncation
+    traversal)."""
+    settings = render_settings(settings, **options).check(VIDEO_NOISE_MODES)
+    G, dev = place(G, settings)
+    half_dtype = settings.half_dtype(dev)
     frames, cells = latents.shape[:2]
     gw, gh = _grid_shape(cells, grid)
     if gw * gh < cells:
         raise UserError(f"a {gw}x{gh} grid has no room for {cells} walks")
     flat = latents.reshape((frames * cells,) + latents.shape[2:])
-    label = class_labels(G.c_dim, class_idx, 1)
-    maps = None
-    if noise_mode in ("fixnoise", "seed"):
-        if noise_mode == "seed" and noise_seed is None:
-            raise UserError("noise mode 'seed' needs a seed: use it for a seed's truncation traversal")
-        raw = seed_noise_maps(
-            None if noise_mode == "fixnoise" else noise_seed,
-            noise_map_resolutions(G),
-            G.z_dim,
-        )
-        maps = [torch.from_numpy(m) for m in raw]
-    net_noise = "const" if maps is not None else noise_mode
+    # ws carry their class already: only z latents need the label (and a conditional net needs one then).
+    label = class_labels(G.c_dim, settings.class_idx, 1) if space == "z" else None
+    maps = _frame_noise(G, settings.noise_mode, noise_seed)
 
     pending: list[np.ndarray] = []
-    with _eval_mode(G), _noise_maps(G, maps):
-        for start in range(0, len(flat), batch_size):
-            x = torch.as_tensor(flat[start : start + batch_size], dtype=torch.float32, device=dev)
+    with eval_mode(G), noise_maps(G, maps):
+        for _, chunk in batches(flat, settings.batch_size):
+            x = torch.as_tensor(chunk, dtype=torch.float32, device=dev)
             if space == "z":
                 c = label.repeat(len(x), 1).to(dev) if label is not None else None
                 ws = G.mapping(
                     x,
                     c,
-                    truncation_psi=truncation_psi,
-                    truncation_cutoff=truncation_cutoff,
+                    truncation_psi=settings.truncation_psi,
+                    truncation_cutoff=settings.truncation_cutoff,
                 )
             else:
                 ws = x
-            pending.extend(to_uint8(G.synthesis(ws, noise_mode=net_noise, half_dtype=half_dtype)))
+            pending.extend(to_uint8(G.synthesis(ws, noise_mode=settings.network_noise_mode, half_dtype=half_dtype)))
             while len(pending) >= cells:
                 cell_images, pending = pending[:cells], pending[cells:]
                 yield _tile(cell_images, gw, gh)
+
+
+def _frame_noise(G: torch.nn.Module, mode: str, noise_seed: int | None) -> list[torch.Tensor] | None:
+    """The maps every frame shares: dvschultz's --fixnoise maps, `noise_seed`'s TF-era maps, or None."""
+    if mode == "fixnoise":
+        return shared_noise(G, None)
+    if mode != "seed":
+        return None
+    if noise_seed is None:
+        raise UserError("noise mode 'seed' needs a seed: use it for a seed's truncation traversal")
+    return shared_noise(G, noise_seed)
 
 
 def _tile(images: Sequence[np.ndarray], gw: int, gh: int) -> np.ndarray:
@@ -563,8 +565,6 @@ def _encode_mp4(frames: Iterator[np.ndarray], path: Path, fps: float, bitrate: s
 
 
 def _encode_gif(frames: Iterator[np.ndarray], path: Path, fps: float) -> None:
-    from .images import to_pil
-
     images = [to_pil(f[:, :, :3] if f.shape[2] == 4 else f) for f in frames]
     if not images:
         raise UserError("no frames to write")
@@ -601,10 +601,8 @@ def grid_latents(
     walk: Walk,
     frames: int,
     cells: int = 1,
-    truncation_psi: float = 1.0,
-    truncation_cutoff: int | None = None,
-    class_idx: int | None = None,
-    device: torch.device | str | None = None,
+    settings: RenderSettings | None = None,
+    **options: Unpack[RenderOptions],
 ) -> tuple[str, np.ndarray]:
     """Latents [F, cells, ...] of `cells` walks: the seeds (or latent rows) are split into `cells` equal
     consecutive groups, one per walk. Circular loops without keypoints use start_seed + cell; noise loops
@@ -612,6 +610,7 @@ def grid_latents(
     and neighbouring cells would otherwise share all but one field (the same z, shifted by one element)."""
     if cells < 1:
         raise UserError("the grid needs at least one cell")
+    settings = render_settings(settings, **options)
     keys = walk.seeds if walk.seeds else (list(walk.latents) if walk.latents is not None else None)
     if keys and len(keys) % cells:
         raise UserError(
@@ -626,7 +625,7 @@ def grid_latents(
             cell.seeds = walk.seeds[j * per : (j + 1) * per]
         elif walk.latents is not None:
             cell.latents = np.asarray(walk.latents)[j * per : (j + 1) * per]
-        space, path = walk_latents(G, cell, frames, truncation_psi, truncation_cutoff, class_idx, device)
+        space, path = walk_latents(G, cell, frames, settings)
         spaces.add(space)
         paths.append(path)
     # float32 is what the network takes, and halves the memory of long w-space videos.
@@ -640,32 +639,22 @@ def make_video(
     path: str | Path,
     fps: float = 24,
     grid: tuple[int, int] | None = None,
-    truncation_psi: float = 1.0,
-    truncation_cutoff: int | None = None,
-    class_idx: int | None = None,
-    noise_mode: str = "const",
+    settings: RenderSettings | None = None,
     noise_seed: int | None = None,
-    batch_size: int = 8,
-    device: torch.device | str | None = None,
-    precision: str = "auto",
     frames_dir: str | Path | None = None,
     bitrate: str | None = None,
     progress: bool = True,
+    **options: Unpack[RenderOptions],
 ) -> Path:
-    """Renders latents [F, cells, ...] (from grid_latents or truncation_ws) into one MP4 or GIF."""
+    """Renders latents [F, cells, ...] (from grid_latents or truncation_ws) into one MP4 or GIF; settings
+    and noise_seed as for render_frames."""
     frames = render_frames(
         G,
         space,
         latents,
         grid=grid,
-        truncation_psi=truncation_psi,
-        truncation_cutoff=truncation_cutoff,
-        class_idx=class_idx,
-        noise_mode=noise_mode,
+        settings=render_settings(settings, **options),
         noise_seed=noise_seed,
-        batch_size=batch_size,
-        device=device,
-        precision=precision,
     )
     return write_video(
         frames,

@@ -18,10 +18,8 @@ from typing import Any
 import torch
 import torch.distributed as dist
 
-from ..errors import UserError
-from .augment import PIPES, AugmentPipe, make_augment_pipe
-
-AUG_MODES = ("ada", "fixed", "noaug")
+from .augment import AugmentPipe, make_augment_pipe
+from .augment_presets import ADA_INTERVAL, ADA_KIMG, DEFAULT_PIPE, DEFAULT_TARGET, check_augment
 
 
 def _distributed() -> bool:
@@ -41,9 +39,9 @@ class AdaController:
     def __init__(
         self,
         pipe: AugmentPipe,
-        target: float = 0.6,
-        ada_interval: int = 4,
-        ada_kimg: float = 500,
+        target: float = DEFAULT_TARGET,
+        ada_interval: int = ADA_INTERVAL,
+        ada_kimg: float = ADA_KIMG,
         batch_size: int = 32,
     ) -> None:
         if ada_interval < 1 or ada_kimg <= 0 or batch_size < 1:
@@ -131,12 +129,12 @@ class AdaController:
 
 def make_augment(
     aug: str = "ada",
-    augpipe: str | None = "bgc",
+    augpipe: str | None = DEFAULT_PIPE,
     p: float | None = None,
     target: float | None = None,
     batch_size: int | None = None,
-    ada_kimg: float = 500,
-    ada_interval: int = 4,
+    ada_kimg: float = ADA_KIMG,
+    ada_interval: int = ADA_INTERVAL,
     device: torch.device | str | None = None,
 ) -> tuple[AugmentPipe | None, AdaController | None]:
     """(pipe, controller) for `--aug`, `--augpipe`, `--p`, `--target`, as NVIDIA's train.py:
@@ -144,29 +142,15 @@ def make_augment(
     - noaug: (None, None); --p (other than 0) or --target is an error.
     - fixed: a pipe with constant p (required); p = 0 means no pipe at all, as NVIDIA.
     - ada:   a pipe starting at p (default 0; NVIDIA allows only 0) and a controller with `target`
-             (default 0.6). `batch_size` (global) is required. Use ada_kimg=100 when fine-tuning a
+             (default DEFAULT_TARGET). `batch_size` (global) is required. Use ada_kimg=100 when fine-tuning a
              pretrained network (NVIDIA's choice for --resume), so p reacts faster at the start.
     The pipe is in train mode, requires no grad, on `device`.
     """
-    if aug not in AUG_MODES:
-        raise UserError(f"--aug={aug} is not supported: use ada, fixed or noaug")
-    if p is not None and not 0 <= p <= 1:
-        raise UserError("--p must be between 0 and 1")
-    if target is not None and not 0 <= target <= 1:
-        raise UserError("--target must be between 0 and 1")
-    if target is not None and aug != "ada":
-        raise UserError("--target can only be used with --aug=ada")
-    name = augpipe or "bgc"
-    if name not in PIPES:
-        raise UserError(f"unknown --augpipe {name!r}: choose one of {', '.join(PIPES)}")
-
+    check_augment(aug, augpipe, p, target)
+    name = augpipe or DEFAULT_PIPE
     if aug == "noaug":
-        if p:
-            raise UserError("--p cannot be used with --aug=noaug")
         return None, None
     if aug == "fixed":
-        if p is None:
-            raise UserError("--aug=fixed needs --p")
         if p == 0:
             return None, None
         return _ready(make_augment_pipe(name, p=p), device), None
@@ -176,7 +160,7 @@ def make_augment(
     pipe = _ready(make_augment_pipe(name, p=p or 0.0), device)
     controller = AdaController(
         pipe,
-        target=0.6 if target is None else target,
+        target=DEFAULT_TARGET if target is None else target,
         ada_interval=ada_interval,
         ada_kimg=ada_kimg,
         batch_size=batch_size,

@@ -42,35 +42,7 @@ import torch.nn.functional as F
 from ..errors import UserError
 from ..ops.filters import setup_filter
 from ..ops.upfirdn import upfirdn2d, upsample2d
-
-# --- named pipes -------------------------------------------------------------------------------------
-
-_BLIT = ("xflip", "rotate90", "xint")
-_GEOM = ("scale", "rotate", "aniso", "xfrac")
-_COLOR = ("brightness", "contrast", "lumaflip", "hue", "saturation")
-_FILTER = ("imgfilter",)
-_NOISE = ("noise",)
-_CUTOUT = ("cutout",)
-
-
-def _enable(*groups: tuple[str, ...]) -> dict[str, float]:
-    return {name: 1.0 for group in groups for name in group}
-
-
-# Preset name -> probability multipliers (each 1: the op fires with probability p).
-PIPES: dict[str, dict[str, float]] = {
-    "blit": _enable(_BLIT),
-    "geom": _enable(_GEOM),
-    "color": _enable(_COLOR),
-    "filter": _enable(_FILTER),
-    "noise": _enable(_NOISE),
-    "cutout": _enable(_CUTOUT),
-    "bg": _enable(_BLIT, _GEOM),
-    "bgc": _enable(_BLIT, _GEOM, _COLOR),
-    "bgcf": _enable(_BLIT, _GEOM, _COLOR, _FILTER),
-    "bgcfn": _enable(_BLIT, _GEOM, _COLOR, _FILTER, _NOISE),
-    "bgcfnc": _enable(_BLIT, _GEOM, _COLOR, _FILTER, _NOISE, _CUTOUT),
-}
+from .augment_presets import ALL_OPS, PIPES
 
 # --- filters -----------------------------------------------------------------------------------------
 
@@ -365,8 +337,7 @@ class AugmentPipe(torch.nn.Module):
             raise ValueError(f"imgfilter_bands needs {bank.shape[0]} entries, got {len(self.imgfilter_bands)}")
 
     def extra_repr(self) -> str:
-        names = _BLIT + _GEOM + _COLOR + _FILTER + _NOISE + _CUTOUT
-        on = [f"{n}={getattr(self, n):g}" for n in names if getattr(self, n) > 0]
+        on = [f"{n}={getattr(self, n):g}" for n in ALL_OPS if getattr(self, n) > 0]
         return f"p={float(self.p):.4f}, " + (", ".join(on) if on else "no ops enabled")
 
     # --- random parameters ---------------------------------------------------------------------------
@@ -604,76 +575,96 @@ class AugmentPipe(torch.nn.Module):
             raise UserError(f"imgfilter needs images larger than {pad}x{pad} (got {h}x{w}): use an --augpipe without f")
         q = None if debug_percentile is None else torch.as_tensor(debug_percentile, dtype=torch.float32, device=device)
 
-        # Geometry: one resampling of the composed transform for the images that need it (as NVIDIA);
-        # with exact_blit, images whose transform is only blits move whole pixels instead.
-        blit, geom, full = self._geometry(n, w, h, device, q)
-        if full is not None:
-            eye = torch.eye(3, device=device)
-            if self.exact_blit and blit is not None:
-                out = _blit(images, blit) if bool((blit != eye).any()) else images
-                resample = (
-                    (geom != eye).flatten(1).any(dim=1)
-                    if geom is not None
-                    else torch.zeros(n, dtype=torch.bool, device=device)
-                )
-            else:
-                out = images
-                resample = (full != eye).flatten(1).any(dim=1)
-            # Resample only the images whose transform fired (none at p = 0, few at small p).
-            index = resample.nonzero().flatten()
-            if index.numel() == n:
-                out = self._warp(images, full, full)
-            elif index.numel() > 0:
-                out = out.index_copy(0, index, self._warp(images[index], full[index], full))
-            images = out
-
-        # Colour: one affine map per image on the RGB (or luma) values.
-        mat = self._colour(n, c, device, q)
-        if mat is not None:
-            mat = mat.to(images.dtype)
-            flat = images.reshape(n, c, h * w)
-            if c == 3:
-                flat = mat[:, :3, :3] @ flat + mat[:, :3, 3:]
-            elif c == 1:
-                # Grey images: the average of the RGB rows acting on (l, l, l) -> gain and offset.
-                grey = mat[:, :3, :].mean(dim=1, keepdim=True)
-                flat = flat * grey[:, :, :3].sum(dim=2, keepdim=True) + grey[:, :, 3:]
-            else:
-                raise UserError(f"colour augmentations need 1 or 3 channels, got {c}: use --augpipe=bg (or blit/geom)")
-            images = flat.reshape(n, c, h, w)
-
-        # Image-space filtering.
+        # The stages in NVIDIA's order: each draws its random numbers in the same order and shapes.
+        images = self._apply_geometry(images, q)
+        images = self._apply_colour(images, q)
         if self.imgfilter > 0:
-            gains = self._band_gains(n, device, q)
-            index = (gains != 1).any(dim=1).nonzero().flatten()  # only the images whose gains fired
-            if index.numel() == n:
-                images = self._filter(images, gains)
-            elif index.numel() > 0:
-                images = images.index_copy(0, index, self._filter(images[index], gains[index]))
-
-        # Additive Gaussian noise with a per-image std drawn from a half-normal.
+            images = self._apply_filter(images, q)
         if self.noise > 0:
-            sigma = torch.randn([n, 1, 1, 1], device=device).abs() * self.noise_std
-            sigma = self._gated(sigma, 0.0, self.noise * self.p, [n, 1, 1, 1])
-            if q is not None:
-                sigma = torch.full_like(sigma, torch.erfinv(q) * self.noise_std)
-            images = images + torch.randn([n, c, h, w], device=device).to(images.dtype) * sigma.to(images.dtype)
-
-        # Cutout: zero a square of side cutout_size (relative) centred at a uniform point.
+            images = self._apply_noise(images, q)
         if self.cutout > 0:
-            size = torch.full([n, 2, 1, 1, 1], self.cutout_size, device=device)
-            size = self._gated(size, 0.0, self.cutout * self.p, [n, 1, 1, 1, 1])
-            centre = torch.rand([n, 2, 1, 1, 1], device=device)
-            if q is not None:
-                size = torch.full_like(size, self.cutout_size)
-                centre = torch.full_like(centre, q)
-            xs = torch.arange(w, device=device).reshape(1, 1, 1, -1)
-            ys = torch.arange(h, device=device).reshape(1, 1, -1, 1)
-            outside_x = ((xs + 0.5) / w - centre[:, 0]).abs() >= size[:, 0] / 2
-            outside_y = ((ys + 0.5) / h - centre[:, 1]).abs() >= size[:, 1] / 2
-            images = images * torch.logical_or(outside_x, outside_y).to(images.dtype)
-
+            images = self._apply_cutout(images, q)
         return images
+
+    def _apply_geometry(self, images: torch.Tensor, q: torch.Tensor | None) -> torch.Tensor:
+        """One resampling of the composed transform for the images that need it (as NVIDIA); with
+        exact_blit, images whose transform is only blits move whole pixels instead."""
+        n, _, h, w = images.shape
+        device = images.device
+        blit, geom, full = self._geometry(n, w, h, device, q)
+        if full is None:
+            return images
+        eye = torch.eye(3, device=device)
+        if self.exact_blit and blit is not None:
+            out = _blit(images, blit) if bool((blit != eye).any()) else images
+            resample = (
+                (geom != eye).flatten(1).any(dim=1) if geom is not None else torch.zeros(n, dtype=torch.bool, device=device)
+            )
+        else:
+            out = images
+            resample = (full != eye).flatten(1).any(dim=1)
+        # Resample only the images whose transform fired (none at p = 0, few at small p).
+        index = resample.nonzero().flatten()
+        if index.numel() == n:
+            return self._warp(images, full, full)
+        if index.numel() > 0:
+            return out.index_copy(0, index, self._warp(images[index], full[index], full))
+        return out
+
+    def _apply_colour(self, images: torch.Tensor, q: torch.Tensor | None) -> torch.Tensor:
+        """One affine map per image on the RGB (or luma) values."""
+        n, c, h, w = images.shape
+        mat = self._colour(n, c, images.device, q)
+        if mat is None:
+            return images
+        mat = mat.to(images.dtype)
+        flat = images.reshape(n, c, h * w)
+        if c == 3:
+            flat = mat[:, :3, :3] @ flat + mat[:, :3, 3:]
+        elif c == 1:
+            # Grey images: the average of the RGB rows acting on (l, l, l) -> gain and offset.
+            grey = mat[:, :3, :].mean(dim=1, keepdim=True)
+            flat = flat * grey[:, :, :3].sum(dim=2, keepdim=True) + grey[:, :, 3:]
+        else:
+            raise UserError(f"colour augmentations need 1 or 3 channels, got {c}: use --augpipe=bg (or blit/geom)")
+        return flat.reshape(n, c, h, w)
+
+    def _apply_filter(self, images: torch.Tensor, q: torch.Tensor | None) -> torch.Tensor:
+        """Image-space filtering, only on the images whose band gains fired."""
+        n = images.shape[0]
+        gains = self._band_gains(n, images.device, q)
+        index = (gains != 1).any(dim=1).nonzero().flatten()
+        if index.numel() == n:
+            return self._filter(images, gains)
+        if index.numel() > 0:
+            return images.index_copy(0, index, self._filter(images[index], gains[index]))
+        return images
+
+    def _apply_noise(self, images: torch.Tensor, q: torch.Tensor | None) -> torch.Tensor:
+        """Additive Gaussian noise with a per-image std drawn from a half-normal."""
+        n, c, h, w = images.shape
+        device = images.device
+        sigma = torch.randn([n, 1, 1, 1], device=device).abs() * self.noise_std
+        sigma = self._gated(sigma, 0.0, self.noise * self.p, [n, 1, 1, 1])
+        if q is not None:
+            sigma = torch.full_like(sigma, torch.erfinv(q) * self.noise_std)
+        return images + torch.randn([n, c, h, w], device=device).to(images.dtype) * sigma.to(images.dtype)
+
+    def _apply_cutout(self, images: torch.Tensor, q: torch.Tensor | None) -> torch.Tensor:
+        """Zero a square of side cutout_size (relative) centred at a uniform point."""
+        n, _, h, w = images.shape
+        device = images.device
+        size = torch.full([n, 2, 1, 1, 1], self.cutout_size, device=device)
+        size = self._gated(size, 0.0, self.cutout * self.p, [n, 1, 1, 1, 1])
+        centre = torch.rand([n, 2, 1, 1, 1], device=device)
+        if q is not None:
+            size = torch.full_like(size, self.cutout_size)
+            centre = torch.full_like(centre, q)
+        xs = torch.arange(w, device=device).reshape(1, 1, 1, -1)
+        ys = torch.arange(h, device=device).reshape(1, 1, -1, 1)
+        outside_x = ((xs + 0.5) / w - centre[:, 0]).abs() >= size[:, 0] / 2
+        outside_y = ((ys + 0.5) / h - centre[:, 1]).abs() >= size[:, 1] / 2
+        return images * torch.logical_or(outside_x, outside_y).to(images.dtype)
 
 
 def make_augment_pipe(name: str, **overrides: Any) -> AugmentPipe:

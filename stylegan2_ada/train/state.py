@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import random
 import re
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -63,22 +64,58 @@ def restore_rng(state: dict[str, Any]) -> None:
     random.setstate((p["version"], tuple(p["state"]), p["gauss"]))
 
 
-# --- saving ----------------------------------------------------------------------------------------
+# --- the state ----------------------------------------------------------------------------------
+
+
+@dataclass
+class TrainState:
+    """Everything besides the networks that a run needs to continue exactly; it saves and loads itself."""
+
+    cur_nimg: int  # real images shown so far
+    cur_tick: int  # the tick this state was saved at
+    batch_idx: int  # training steps so far
+    batch: int
+    G_opt: dict[str, Any]  # optimiser state dicts, by network
+    D_opt: dict[str, Any]
+    pl_mean: torch.Tensor
+    augment_p: torch.Tensor | None
+    ada: dict[str, Any] | None  # the ADA controller's counters and sums
+    shared_rng: torch.Tensor  # the stream every process draws data order, latents and labels from
+    rng: dict[str, Any]  # global torch/numpy/python RNG states (capture_rng)
+
+    def save(self, path: Path) -> Path:
+        """Atomically: a kill or a full disk leaves the previous file, never a truncated one."""
+        payload = {"version": STATE_VERSION, **{f.name: getattr(self, f.name) for f in fields(self)}}
+        atomic_write(path, lambda tmp: torch.save(payload, tmp))
+        return Path(path)
+
+    @classmethod
+    def load(cls, path: Path) -> TrainState:
+        """Tensors and plain containers only (torch.load with weights_only=True: no code runs)."""
+        try:
+            payload = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as exc:
+            raise UserError(f"{path}: cannot read the training state ({exc}); resume from an older snapshot") from exc
+        if not isinstance(payload, dict) or payload.get("version") != STATE_VERSION:
+            version = payload.get("version") if isinstance(payload, dict) else None
+            raise UserError(f"{path}: training state version {version} is not supported here")
+        names = {f.name for f in fields(cls)}
+        missing = sorted(names - set(payload))
+        if missing:
+            raise UserError(f"{path}: training state lacks {', '.join(missing)}; resume from an older snapshot")
+        return cls(**{name: payload[name] for name in names})
 
 
 def save_training_state(
     run_dir: Path,
     kimg: int,
     networks: dict[str, torch.nn.Module],
-    state: dict[str, Any],
+    state: TrainState,
     metadata: dict[str, Any],
 ) -> tuple[Path, Path]:
     """Writes the snapshot, then the state; a state file exists only beside a complete snapshot."""
     snap = save_snapshot(snapshot_path(run_dir, kimg), networks, metadata)
-    payload = {"version": STATE_VERSION, **state}
-    path = state_path(run_dir, kimg)
-    atomic_write(path, lambda tmp: torch.save(payload, tmp))
-    return snap, path
+    return snap, state.save(state_path(run_dir, kimg))
 
 
 def prune_snapshots(
@@ -136,14 +173,8 @@ def find_latest_run(outdir: Path) -> Path:
 def load_training_state(
     run_dir: Path,
     kimg: int,
-    device: torch.device,
-) -> tuple[dict[str, torch.nn.Module], dict[str, Any]]:
+    device: torch.device | str,
+) -> tuple[dict[str, torch.nn.Module], TrainState]:
+    """The networks of network-snapshot-<kimg> and the training state saved beside them."""
     snap = load_snapshot(snapshot_path(run_dir, kimg), device=device)
-    path = state_path(run_dir, kimg)
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:
-        raise UserError(f"{path}: cannot read the training state ({exc}); resume from an older snapshot") from exc
-    if state.get("version") != STATE_VERSION:
-        raise UserError(f"{path}: training state version {state.get('version')} is not supported here")
-    return snap.networks, state
+    return snap.networks, TrainState.load(state_path(run_dir, kimg))

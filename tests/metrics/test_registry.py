@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import torch
 import json
 import math
 
 import pytest
+import torch
 
 from stylegan2_ada.cli import main as cli_main
 from stylegan2_ada.data.dataset import ImageDataset

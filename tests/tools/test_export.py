@@ -18,10 +18,10 @@ from stylegan2_ada.data.dataset_writer import DatasetWriter
 from stylegan2_ada.data.images import encode_png
 from stylegan2_ada.errors import UserError
 from stylegan2_ada.io.snapshot import save_snapshot
+from stylegan2_ada.metrics.memorization import pixel_features
 from stylegan2_ada.nn import Discriminator
 from stylegan2_ada.tools.export import (
     Item,
-    RenderSettings,
     discriminator_scores,
     export_dataset,
     make_items,
@@ -29,7 +29,7 @@ from stylegan2_ada.tools.export import (
     reproduce_images,
 )
 from stylegan2_ada.tools.generate import generate_images
-from stylegan2_ada.tools.memorization import pixel_features
+from stylegan2_ada.tools.render import RenderSettings
 
 
 def zip_members(path) -> dict[str, bytes]:

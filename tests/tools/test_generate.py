@@ -6,13 +6,13 @@ import pytest
 import torch
 
 from stylegan2_ada.errors import UserError
+from stylegan2_ada.image_files import to_uint8
 from stylegan2_ada.io.load import load_generator
 from stylegan2_ada.tools.generate import (
     generate_images,
     load_ws,
     render_ws,
 )
-from stylegan2_ada.tools.images import to_uint8
 from stylegan2_ada.tools.seeds import z_from_seed
 
 

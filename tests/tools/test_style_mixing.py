@@ -11,11 +11,11 @@ import pytest
 import torch
 
 from stylegan2_ada.cli import main as cli_main
+from stylegan2_ada.cli.legacy import style_mixing_main as script_main
 from stylegan2_ada.errors import UserError
-from stylegan2_ada.tools.images import to_uint8
+from stylegan2_ada.image_files import to_uint8
 from stylegan2_ada.tools.seeds import z_from_seed
 from stylegan2_ada.tools.style_mixing import mix_ws, parse_styles, style_mix
-from stylegan2_ada.cli.legacy import style_mixing_main as script_main
 
 REPO = Path(__file__).resolve().parents[2]
 ROWS = [4585]

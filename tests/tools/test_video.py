@@ -12,9 +12,9 @@ import pytest
 import torch
 
 from stylegan2_ada.cli import main as cli_main
+from stylegan2_ada.cli.legacy import generate_main as legacy_main
 from stylegan2_ada.errors import UserError
 from stylegan2_ada.tools import video as V
-from stylegan2_ada.cli.legacy import generate_main as legacy_main
 from stylegan2_ada.tools.seeds import z_from_seed
 
 REPO = Path(__file__).resolve().parents[2]
@@ -230,6 +230,22 @@ def test_conditional_video_needs_and_uses_the_class(tiny_nets, tmp_path, capsys)
     ):
         assert a.n_frames == b.n_frames == 3
         assert not np.array_equal(np.asarray(a.convert("RGB")), np.asarray(b.convert("RGB")))
+
+
+def test_truncation_traversal_of_a_conditional_network_uses_its_class(tiny_nets, tmp_path, capsys):
+    # The class enters through the mapping (ws); the frames are rendered from those ws, which carry it.
+    args = ["video", f"--network={tiny_nets['cond']}", "--walk=truncation", "--seeds=5", "--format=gif"]
+    args += ["--start=0", "--stop=1", "--increment=0.5", "--name=t"]
+    assert cli_main([*args, f"--outdir={tmp_path / 'none'}"]) == 2
+    assert "--class" in capsys.readouterr().err
+    frames = {}
+    for cls in (0, 3):
+        assert cli_main([*args, f"--outdir={tmp_path / str(cls)}", f"--class={cls}"]) == 0
+        with PIL.Image.open(tmp_path / str(cls) / "t.gif") as gif:
+            assert gif.n_frames == 3
+            gif.seek(2)  # psi 1: the class shows
+            frames[cls] = np.asarray(gif.convert("RGB"))
+    assert not np.array_equal(frames[0], frames[3])
 
 
 def test_dvschultz_latent_walk_command_line(tiny_nets, tmp_path):

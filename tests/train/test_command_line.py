@@ -20,9 +20,9 @@ from train_helpers import (
     write_dataset_zip,
 )
 
+from stylegan2_ada.cli.train import parse_bool, parse_metrics
 from stylegan2_ada.errors import UserError
 from stylegan2_ada.train.state import prune_snapshots
-from stylegan2_ada.cli.train import parse_bool, parse_metrics
 from stylegan2_ada.train.views import YFlipView
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -47,8 +47,8 @@ def test_two_processes_equal_one(tmp_path: Path, tiny_zip: Path) -> None:
             assert torch.allclose(pa[k], pb[k], rtol=0, atol=2e-3), f"{net}.{k}"
     _, sa = load_training_state(run1, 0, "cpu")
     _, sb = load_training_state(run2, 0, "cpu")
-    assert sa["cur_nimg"] == sb["cur_nimg"] == 12
-    assert torch.allclose(sa["pl_mean"], sb["pl_mean"], rtol=1e-4)
-    assert torch.allclose(sa["augment_p"], sb["augment_p"])
+    assert sa.cur_nimg == sb.cur_nimg == 12
+    assert torch.allclose(sa.pl_mean, sb.pl_mean, rtol=1e-4)
+    assert torch.allclose(sa.augment_p, sb.augment_p)
     assert "2 process(es) x 1 round(s) x 2" in (run2 / "log.txt").read_text()
     assert "1 process(es) x 2 round(s) x 2" in (run1 / "log.txt").read_text()

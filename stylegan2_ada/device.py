@@ -41,3 +41,13 @@ def half_dtype_for(device: torch.device, precision: str = "auto") -> torch.dtype
     if precision == "bf16":
         return torch.bfloat16
     return torch.float16 if device.type == "cuda" else None
+
+
+def resolve_half_dtype(half_dtype: torch.dtype | None | str, device: torch.device) -> torch.dtype | None:
+    """A network's half_dtype argument: "auto" becomes fp16 on CUDA and None (fp32) elsewhere, so a network
+    called directly on a CPU computes what NVIDIA's does there; a dtype or None is kept as given."""
+    if isinstance(half_dtype, str):
+        if half_dtype != "auto":
+            raise ValueError(f"half_dtype must be a dtype, None or 'auto', got {half_dtype!r}")
+        return half_dtype_for(device, "auto")
+    return half_dtype

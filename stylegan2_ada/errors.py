@@ -14,7 +14,8 @@ _NO_WRITE = {errno.EACCES, errno.EPERM, errno.EROFS}
 
 
 def describe_os_error(exc: OSError) -> str | None:
-    """One line saying what to do about a full disk or an unwritable folder; None for other errors."""
+    """One line saying what to do about a full disk, an unwritable folder or a path that cannot be used (a file
+    where a folder should be, a missing file); None for other errors (bugs stay tracebacks)."""
     where = f" ({exc.filename})" if exc.filename else ""
     if exc.errno in _DISK_FULL:
         return (
@@ -24,4 +25,17 @@ def describe_os_error(exc: OSError) -> str | None:
         )
     if exc.errno in _NO_WRITE:
         return f"permission denied{where}: choose a folder you can write to (e.g. --outdir) or fix its permissions"
+    path = f" {exc.filename}" if exc.filename else ""
+    if exc.errno == errno.EEXIST:
+        return f"{path.strip() or 'a path'} exists and is not a folder: give a new or existing folder (e.g. --outdir)"
+    if exc.errno == errno.ENOTDIR:
+        return f"a part of the path{path} is a file, not a folder: choose another folder"
+    if exc.errno == errno.EISDIR:
+        return f"{path.strip() or 'the path'} is a folder: give a file name"
+    if exc.errno == errno.ENOENT:
+        return f"no such file or folder:{path or ' (unnamed)'}; check the path (a folder to write in must be creatable)"
+    if exc.errno == errno.ENAMETOOLONG:
+        return f"the file name is too long{where}: choose a shorter one"
+    if exc.errno == errno.ELOOP:
+        return f"too many symbolic links{where}: the path loops"
     return None

@@ -8,6 +8,7 @@ import torch
 
 # Tests import the package from this checkout, installed or not.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # shared helpers (small_disk.py) by name
 
 # Two cores on CI: keep torch from oversubscribing them.
 torch.set_num_threads(min(2, os.cpu_count() or 1))

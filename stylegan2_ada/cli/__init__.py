@@ -14,19 +14,19 @@ from collections.abc import Sequence
 
 from .common import exit_code
 
-# name -> (module under stylegan2_ada.cli, help). Each module has add_arguments(parser) and run(args).
+# name -> (module under stylegan2_ada.cli, one-line description), in the order of the workflow.
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
-    "generate": ("generate", "images from seeds"),
-    "convert": ("convert", "NVIDIA pickle <-> our safetensors format"),
-    "prepare": ("prepare", "photos to a training dataset"),
-    "metrics": ("metrics", "FID, KID, precision/recall, PPL, IS"),
-    "train": ("train", "train or fine-tune with ADA"),
-    "demo": ("demo", "the whole pipeline on packaged real photos"),
-    "project": ("project", "project a photo into the latent space"),
-    "memorization": ("memorization", "nearest training images of generated ones"),
-    "export": ("export", "synthetic dataset zip with a reproducible manifest"),
-    "mix": ("mix", "style-mixing grid of row and column seeds"),
-    "video": ("video", "interpolation and loop videos (MP4, GIF)"),
+    "prepare": ("prepare", "turn photos, videos or old datasets into a training dataset (faces cropped and aligned)"),
+    "train": ("train", "train a network on a dataset, or fine-tune a pretrained one (ADA, resumable)"),
+    "generate": ("generate", "write images from seeds (or from projected latents)"),
+    "mix": ("mix", "style-mixing grid: coarse or fine styles of one seed on another"),
+    "video": ("video", "interpolation and loop videos between seeds (MP4, GIF)"),
+    "project": ("project", "find the latent of a real photo (projection), with a video of the search"),
+    "memorization": ("memorization", "check whether generated images are copies of training images"),
+    "export": ("export", "write a synthetic dataset (zip + manifest that reproduces every image)"),
+    "metrics": ("metrics", "quality numbers: FID, KID, precision/recall, PPL, IS"),
+    "convert": ("convert", "convert networks: NVIDIA .pkl to our .safetensors, or back for NVIDIA's code"),
+    "demo": ("demo", "run the whole pipeline on photos that ship in a package, and write a web page"),
 }
 
 
@@ -34,39 +34,46 @@ def command_module(name: str):  # noqa: ANN201 - a module
     return importlib.import_module(f"{__name__}.{SUBCOMMANDS[name][0]}")
 
 
-def build_parser(argv: Sequence[str]) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="stylegan2-ada", description=__doc__.splitlines()[0])
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    # Only the chosen sub-command's module is imported; the others are listed by name and help.
+DESCRIPTION = "StyleGAN2-ADA from photos to pictures: prepare a dataset, train, then generate, mix, animate and check."
+
+
+def build_parser(argv: Sequence[str]) -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
+    """The top-level parser and its sub-command parsers."""
+    parser = argparse.ArgumentParser(prog="stylegan2-ada", description=DESCRIPTION)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands, in workflow order")
+    # Only the chosen sub-command's module is imported; the others are listed by name and description.
     chosen = next((a for a in argv if not a.startswith("-")), None)
+    parsers = {}
     for name, (_, help_text) in SUBCOMMANDS.items():
-        sp = sub.add_parser(name, help=help_text)
+        parsers[name] = sp = sub.add_parser(name, help=help_text, description=help_text[0].upper() + help_text[1:] + ".")
         if name == chosen:
             command_module(name).add_arguments(sp)
-    return parser
+    return parser, parsers
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    parser = build_parser(argv)
-    args = parser.parse_args(argv)
+    parser, parsers = build_parser(argv)
+    args, unknown = parser.parse_known_args(argv)
     if args.command is None:
         parser.print_help()
         return 2
+    if unknown:  # said by the sub-command, with its usage, not the top level's
+        parsers[args.command].error(f"unrecognized arguments: {' '.join(unknown)}")
     return run_command(args.command, args)
 
 
 def script_main(name: str, prog: str, argv: Sequence[str] | None = None) -> int:
     """A thin NVlabs-style script (scripts/*.py): one sub-command, parsed under the script's own name."""
     module = command_module(name)
-    doc = module.__doc__ or SUBCOMMANDS[name][1]
-    parser = argparse.ArgumentParser(prog=prog, description=doc.strip().splitlines()[0])
+    help_text = SUBCOMMANDS[name][1]
+    parser = argparse.ArgumentParser(prog=prog, description=help_text[0].upper() + help_text[1:] + ".")
     module.add_arguments(parser)
     return run_command(name, parser.parse_args(argv))
 
 
 def run_command(name: str, args: argparse.Namespace) -> int:
     """Runs a sub-command, turning user errors into one line on stderr and exit code 2."""
-    run = command_module(name).run
-    interrupted = "interrupted: continue with --resume=latest" if name == "train" else "interrupted"
-    return exit_code(lambda: int(run(args) or 0), interrupted)
+    module = command_module(name)
+    interrupted = getattr(module, "INTERRUPTED", "interrupted")  # what to do next, where a command knows
+    return exit_code(lambda: int(module.run(args) or 0), interrupted)

@@ -23,17 +23,27 @@ def exit_code(main: Callable[[], int], interrupted: str = "interrupted") -> int:
     try:
         return main()
     except UserError as exc:
+        _close_progress_bars()
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except OSError as exc:
         message = describe_os_error(exc)
         if message is None:
             raise
+        _close_progress_bars()
         print(f"error: {message}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
+        _close_progress_bars()
         print(interrupted, file=sys.stderr)
         return 130
+
+
+def _close_progress_bars() -> None:
+    """Ends the bars a failure left open, so the error line starts a line of its own."""
+    tqdm = sys.modules.get("tqdm")
+    for bar in list(getattr(getattr(tqdm, "tqdm", None), "_instances", ())):
+        bar.close()
 
 
 def _print_warning(message, category, filename, lineno, file=None, line=None) -> None:  # noqa: ANN001
@@ -60,7 +70,8 @@ def command_device(name: str | None) -> Any:
 
 def open_network(source: str | Path, device: Any, cache_dir: str | Path | None = None, announce: bool = True) -> Any:
     """The Snapshot (networks + metadata) of --network: our .safetensors, an NVIDIA .pkl, a known name or a
-    URL. File-system failures become user errors naming the file; announced as NVIDIA's scripts do."""
+    URL. File-system failures become user errors naming the file; announced as NVIDIA's scripts do. A refused
+    file (malformed or hostile) is one error line, whatever text it carried into the message."""
     from ..io.load import load_networks
 
     if announce:
@@ -69,6 +80,11 @@ def open_network(source: str | Path, device: Any, cache_dir: str | Path | None =
         return load_networks(str(source), device, cache_dir)
     except (FileNotFoundError, IsADirectoryError, PermissionError) as exc:
         raise UserError(f"{source}: cannot read the network ({exc.strerror or exc})") from exc
+    except UserError as exc:
+        text = str(exc)
+        if "\n" not in text and "\r" not in text:
+            raise
+        raise type(exc)(text.replace("\r", " ").replace("\n", " ")) from None
 
 
 def open_generator(source: str | Path, device_name: str | None) -> tuple[Any, Any]:

@@ -36,7 +36,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _step(title: str, argv: list[str]) -> None:
     print(f"\n=== {title}: stylegan2-ada {' '.join(argv)}", flush=True)
-    args = build_parser(argv).parse_args(argv)
+    args = build_parser(argv)[0].parse_args(argv)
     code = run_command(argv[0], args)
     if code != 0:
         raise UserError(f"the demo step '{title}' failed (exit code {code}); see the messages above")

@@ -19,6 +19,11 @@ from ..errors import UserError
 from .common import command_device, open_network
 
 OPTIONS_FILE = "training_options.json"
+METRIC_NAMES_HELP = (
+    "fid50k_full, kid50k_full, pr50k3_full, ppl2_wend, is50k, and any count in the same pattern: fid{N}k_full, "
+    "kid{N}k_full, pr{N}k{K}_full (whole dataset, unmirrored), fid{N}k, kid{N}k, pr{N}k{K} (N thousand reals, "
+    "mirrored as trained), is{N}k, ppl_zfull, ppl_wfull, ppl_zend, ppl_wend; N may be fractional (fid0.5k_full)"
+)
 
 
 def _bool(text: str) -> bool:
@@ -31,7 +36,11 @@ def _bool(text: str) -> bool:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--metrics", default="fid50k_full", help="comma-separated metric names (default fid50k_full)")
+    parser.add_argument(
+        "--metrics",
+        default="fid50k_full",
+        help="comma-separated metric names (default: fid50k_full): " + METRIC_NAMES_HELP,
+    )
     parser.add_argument("--network", required=True, help="snapshot (.safetensors), NVIDIA .pkl, known name or URL")
     parser.add_argument("--data", help="dataset zip or folder [default: the training run's dataset]")
     parser.add_argument(
@@ -118,7 +127,12 @@ def run(args: argparse.Namespace) -> int:
         run_dir.mkdir(parents=True, exist_ok=True)  # asked for by name: make it rather than drop the results
     if verbose:
         print(f"network {args.network} ({G.img_resolution}x{G.img_resolution}, c_dim {G.c_dim}) on {device}")
-        print(f"dataset {json.dumps(dataset_kwargs)}")
+        print(f"dataset {data} ({G.img_resolution}x{G.img_resolution}, labels {'on' if G.c_dim else 'off'})")
+        for spec in specs:
+            if spec.kind in ("fid", "kid", "pr"):
+                # *_full reads every image once, unflipped (NVIDIA's rule); the others follow the training set.
+                flipped = bool(mirror) and not spec.full
+                print(f"  {spec.name}: real images {'with their x-flips' if flipped else 'as they are, not mirrored'}")
     inception = None
     vgg16 = None
     if any(s.kind in ("fid", "kid", "is") for s in specs):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from pathlib import Path
 
 from ..errors import UserError
 from ..tools.projector import Schedule, run_projection, vgg16_lpips
@@ -71,6 +72,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.num_steps < 1:
         raise UserError(f"--num-steps={args.num_steps}: need at least 1 step")
+    # The user's own inputs first: a typo in --target should not wait for (or fail on) the feature network.
+    target = Path(args.target)
+    if not target.is_file():
+        what = "a folder" if target.is_dir() else "no such file"
+        raise UserError(f"--target={args.target}: {what}; give the photo to project (.png, .jpg, ...)")
     with one_line_warnings():
         G, dev = open_generator(args.network, args.device)
         try:

@@ -15,7 +15,7 @@ from typing import Any
 
 from ..train.options import TRAIN_FLAGS, Flag, TrainOptions
 
-INTERRUPTED = "interrupted: continue with --resume=latest"
+INTERRUPTED = "interrupted: continue from the last snapshot with --resume=latest"
 
 TRUE = ("1", "true", "yes", "y", "on")
 FALSE = ("0", "false", "no", "n", "off")
@@ -84,40 +84,40 @@ def run(args: argparse.Namespace) -> int:
     env = init_from_env(command_device(raw.get("device")).type) if torchrun else None
     try:
         plan = plan_on_every_process(raw, env)
+        preamble = "".join(f"{note}\n" for note in plan.notes) + plan_text(plan.opts, plan.run_dir, plan.continue_from)
         if env is None or env.is_main:
-            for note in plan.notes:
-                print(note)
-            print_plan(plan.opts, plan.run_dir, plan.continue_kimg)
+            print(preamble, end="")
         if args.dry_run:
             if env is None or env.is_main:
                 print(json.dumps(plan.opts.to_dict(), indent=2))
                 print("Dry run: nothing trained, no folder made.")
             return 0
         if env is not None:
-            train_here(plan, env)
+            train_here(plan, env, preamble)
         elif plan.opts.gpus > 1:
             spawn_training(plan)
         else:
-            train_here(plan, DistEnv())
+            train_here(plan, DistEnv(), preamble)
     finally:
         if torchrun:
             shutdown()
     return 0
 
 
-def print_plan(opts: TrainOptions, run_dir: Any, continue_kimg: int | None) -> None:
-    print()
-    print("Training options:")
-    if continue_kimg is not None:
-        print(f"  continuing run:    {run_dir} from network-snapshot-{continue_kimg:06d}")
+def plan_text(opts: TrainOptions, run_dir: Any, continue_from: Any) -> str:
+    """The "Training options" block printed before a run (and written at the top of its log.txt)."""
+    lines = [""]
+    lines.append("Training options:")
+    if continue_from is not None:
+        lines.append(f"  continuing run:    {run_dir} from network-snapshot-{continue_from.key}")
     else:
-        print(f"  output directory:  {run_dir}")
-    print(f"  dataset:           {opts.data} ({opts.resolution}x{opts.resolution})")
-    print(
+        lines.append(f"  output directory:  {run_dir}")
+    lines.append(f"  dataset:           {opts.data} ({opts.resolution}x{opts.resolution})")
+    lines.append(
         f"  cfg:               {opts.cfg} (batch {opts.batch}, batch-gpu {opts.batch_gpu}, gamma {opts.gamma:g}, "
         f"lr G {opts.glr:g} D {opts.dlr:g}, map {opts.G.mapping.num_layers}, cbase {opts.G.channel_base})"
     )
-    print(
+    lines.append(
         f"  length:            {opts.total_kimg:g} kimg, ticks of {opts.kimg_per_tick:g} kimg, snapshot every {opts.snap}"
     )
     aug = (
@@ -125,12 +125,13 @@ def print_plan(opts: TrainOptions, run_dir: Any, continue_kimg: int | None) -> N
         if opts.aug == "noaug"
         else f"{opts.aug} {opts.augpipe} p={opts.p:g}" + (f" target={opts.target:g}" if opts.target is not None else "")
     )
-    print(f"  augmentation:      {aug}; mirror x {opts.mirror}, y {opts.mirrory}")
-    resume = "continuing (the run's own snapshot above)" if continue_kimg is not None else (opts.resume or "none")
-    print(f"  resume:            {resume}; freezed {opts.freezed}")
-    print(f"  processes:         {opts.gpus}")
+    lines.append(f"  augmentation:      {aug}; mirror x {opts.mirror}, y {opts.mirrory}")
+    resume = "continuing (the run's own snapshot above)" if continue_from is not None else (opts.resume or "none")
+    lines.append(f"  resume:            {resume}; freezed {opts.freezed}")
+    lines.append(f"  processes:         {opts.gpus}")
     if opts.metrics:
-        print(f"  metrics:           {','.join(opts.metrics)} after every snapshot (metric-<name>.jsonl)")
+        lines.append(f"  metrics:           {','.join(opts.metrics)} after every snapshot (metric-<name>.jsonl)")
     else:
-        print("  metrics:           none")
-    print()
+        lines.append("  metrics:           none")
+    lines.append("")
+    return "\n".join(lines) + "\n"

@@ -14,6 +14,7 @@ from pathlib import Path
 from .. import cache as _cache
 from ..cache import CACHE_ENV  # noqa: F401  (re-exported: callers and tests name it here)
 from ..errors import UserError
+from .file_kind import EXPECTED
 
 _TRANSFER = "https://nvlabs-fi-cdn.nvidia.com/stylegan2-ada-pytorch/pretrained/transfer-learning-source-nets/"
 _NGC = "https://api.ngc.nvidia.com/v2/models/nvidia/research/stylegan2/versions/1/files/"
@@ -79,12 +80,25 @@ def download(url: str, cache: str | Path | None = None, timeout: float = 30.0) -
     )
 
 
+def _folder_message(text: str, path: Path) -> str:
+    """A folder given as --network: say so, and name the network files inside it, if any."""
+    try:
+        inside = sorted(p.name for p in path.iterdir() if p.suffix in (".pkl", ".safetensors") and p.is_file())
+    except OSError:
+        inside = []
+    shown = ("..., " if len(inside) > 3 else "") + ", ".join(inside[-3:])
+    hint = f" (it holds {shown}: pass one of them)" if inside else ""
+    return f"{text}: a folder, not a network file{hint}; {EXPECTED}"
+
+
 def resolve(source: str | Path, cache: str | Path | None = None) -> tuple[Path, str]:
     """A local file for `source` (path, known name or URL) and a description of where it came from."""
     text = str(source)
     path = Path(text).expanduser()
     if path.is_file():
         return path, text
+    if path.is_dir():
+        raise UserError(_folder_message(text, path))
     url = known_url(text)
     if url is not None:
         return download(url, cache), url

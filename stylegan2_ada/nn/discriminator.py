@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 from ..config import DiscriminatorConfig
+from ..device import resolve_half_dtype
 from ..ops.filters import setup_filter
 from ..ops.upfirdn import downsample2d
 from .layers import Conv2dLayer, FullyConnectedLayer
@@ -82,8 +83,9 @@ class DiscriminatorBlock(nn.Module):
         self,
         x: torch.Tensor | None,
         img: torch.Tensor | None,
-        half_dtype: torch.dtype | None = torch.float16,
+        half_dtype: torch.dtype | None | str = "auto",
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        half_dtype = resolve_half_dtype(half_dtype, (x if x is not None else img).device)
         dtype = half_dtype if (self.use_fp16 and half_dtype is not None) else torch.float32
         memory_format = (
             torch.channels_last if self.channels_last and dtype != torch.float32 else torch.contiguous_format
@@ -243,9 +245,11 @@ class Discriminator(nn.Module):
         self,
         img: torch.Tensor,
         c: torch.Tensor | None,
-        half_dtype: torch.dtype | None = torch.float16,
+        half_dtype: torch.dtype | None | str = "auto",
     ) -> torch.Tensor:
-        """Logits [N, 1] for images [N, C, H, W] in [-1, 1] and labels c [N, c_dim]."""
+        """Logits [N, 1] for images [N, C, H, W] in [-1, 1] and labels c [N, c_dim]. half_dtype "auto": the
+        mixed-precision blocks in fp16 on CUDA, fp32 elsewhere (as NVIDIA's)."""
+        half_dtype = resolve_half_dtype(half_dtype, img.device)
         x = None
         for res in self.block_resolutions:
             x, img = getattr(self, f"b{res}")(x, img, half_dtype=half_dtype)

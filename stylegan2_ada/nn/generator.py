@@ -43,7 +43,7 @@ class Generator(nn.Module):
         truncation_psi: float = 1.0,
         truncation_cutoff: int | None = None,
         noise_mode: str = "random",
-        half_dtype: torch.dtype | None = torch.float16,
+        half_dtype: torch.dtype | None | str = "auto",
         fused_modconv: bool | None = None,
     ) -> torch.Tensor:
         """Images [N, C, H, W] in [-1, 1] (float32) from latents z [N, z_dim] and labels c [N, c_dim]."""

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from ..device import resolve_half_dtype
 from ..ops.filters import setup_filter
 from ..ops.upfirdn import upsample2d
 from .layers import Conv2dLayer, SynthesisLayer, ToRGBLayer
@@ -77,12 +78,14 @@ class SynthesisBlock(nn.Module):
         x: torch.Tensor | None,
         img: torch.Tensor | None,
         ws: torch.Tensor,
-        half_dtype: torch.dtype | None = torch.float16,
+        half_dtype: torch.dtype | None | str = "auto",
         fused_modconv: bool | None = None,
         noise_mode: str = "random",
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """half_dtype: dtype of this block if it is a mixed-precision block (None = all fp32)."""
+        """half_dtype: dtype of this block if it is a mixed-precision block (None = all fp32; "auto" = fp16 on
+        CUDA, fp32 elsewhere, as NVIDIA's)."""
         assert ws.shape[1:] == (self.num_conv + self.num_torgb, self.w_dim)
+        half_dtype = resolve_half_dtype(half_dtype, ws.device)
         w_iter = iter(ws.unbind(dim=1))
         dtype = half_dtype if (self.use_fp16 and half_dtype is not None) else torch.float32
         memory_format = (
@@ -167,13 +170,14 @@ class SynthesisNetwork(nn.Module):
         self,
         ws: torch.Tensor,
         noise_mode: str = "random",
-        half_dtype: torch.dtype | None = torch.float16,
+        half_dtype: torch.dtype | None | str = "auto",
         fused_modconv: bool | None = None,
     ) -> torch.Tensor:
         assert ws.ndim == 3 and ws.shape[1:] == (self.num_ws, self.w_dim), (
             f"ws must be [N, {self.num_ws}, {self.w_dim}], got {list(ws.shape)}"
         )
         ws = ws.to(torch.float32)
+        half_dtype = resolve_half_dtype(half_dtype, ws.device)  # fp16 only where it is fast and NVIDIA uses it
         x = img = None
         w_idx = 0
         for block in self.blocks():

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from ..atomic import atomic_write
+from ..atomic import atomic_write, disk_full_error
 from ..errors import UserError
 from ..image_files import save_png, to_pil, to_uint8
 from .render import (
@@ -562,6 +562,25 @@ def _encode_mp4(frames: Iterator[np.ndarray], path: Path, fps: float, bitrate: s
             writer.close()
     if count == 0:
         raise UserError("no frames to write")
+    _check_encoded(path, count)
+
+
+def _check_encoded(path: Path, count: int) -> None:
+    """imageio-ffmpeg does not report ffmpeg failing at the end (a full disk while writing the trailer): read
+    the file back, so a broken video never replaces a good one."""
+    import imageio_ffmpeg
+
+    try:
+        frames, _ = imageio_ffmpeg.count_frames_and_secs(str(path))
+    except (RuntimeError, OSError) as exc:
+        frames, cause = 0, exc
+    else:
+        cause = None
+    if frames != count:
+        full = disk_full_error(cause or RuntimeError("frames missing"), path)  # full only if the disk is
+        if full is not None:
+            raise full from cause
+        raise UserError(f"ffmpeg wrote {frames} of {count} frames to {path.name}; see its messages above")
 
 
 def _encode_gif(frames: Iterator[np.ndarray], path: Path, fps: float) -> None:

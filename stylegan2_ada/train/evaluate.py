@@ -61,7 +61,7 @@ def evaluate_snapshot(
                 device,
                 num_gpus=world,
                 rank=rank,
-                progress=False,  # the log stays one line per event
+                progress=rank == 0,  # bars on the terminal; log.txt keeps only their last state
             )
             if rank == 0:
                 report_metric(result, run_dir, snapshot)  # also prints the line (into log.txt)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,13 +25,14 @@ from .options import (
     build_options,
     next_run_dir,
 )
+from .state import ResumePoint
 
 
 @dataclass
 class RunPlan:
     opts: TrainOptions
     run_dir: Path
-    continue_kimg: int | None  # None: a new run
+    continue_from: ResumePoint | None  # None: a new run
     notes: list[str] = field(default_factory=list)  # said before training starts
 
 
@@ -39,6 +41,8 @@ def dataset_info(path: str | None, seed: int = 0) -> DatasetInfo:
 
     if not path:
         raise UserError("--data is required: a dataset zip or folder made by `stylegan2-ada prepare`")
+    if not os.path.exists(path):
+        raise UserError(f"--data={path}: no such file or folder; give the dataset zip or folder `stylegan2-ada prepare` made")
     try:
         ds = ImageDataset(path, use_labels=True, random_seed=seed)
     except DatasetError as exc:
@@ -108,16 +112,19 @@ def plan_run(raw: dict[str, Any], world: int | None = None) -> RunPlan:
         raw = dict(raw, gpus=world)
     run_dir = _run_to_continue(raw)
     if run_dir is not None:
-        from .state import latest_resumable
+        from .state import resume_points
 
-        kimg = latest_resumable(run_dir)
-        if kimg is None:
+        points, skipped = resume_points(run_dir)
+        if not points:
             raise UserError(
-                f"--resume={raw['resume']}: {run_dir} has no network-snapshot with a training-state file to "
-                "continue from; to start a new run from a snapshot file in it, pass that file instead"
+                f"--resume={raw['resume']}: {run_dir} has no network-snapshot with a training-state file saved "
+                "with it to continue from; to start a new run from a snapshot file in it, pass that file instead"
             )
         opts, notes = _continued_options(raw, TrainOptions.load(run_dir), run_dir)
-        return RunPlan(opts, run_dir, kimg, notes)
+        notes += [f"Note: {why}" for why in skipped]
+        newest = "the newest complete pair" if skipped else "the newest pair"
+        notes.append(f"Continuing from {newest}: {points[0].describe(run_dir)}")
+        return RunPlan(opts, run_dir, points[0], notes)
     info = dataset_info(raw.get("data"), int(raw.get("seed") or 0))
     opts = build_options(raw, info)
     notes = []
@@ -134,23 +141,34 @@ def plan_run(raw: dict[str, Any], world: int | None = None) -> RunPlan:
 # --- running it ------------------------------------------------------------------------------------
 
 
-def train_here(plan: RunPlan, env: Any) -> None:
-    """Trains in this process (one of `env.world`); rank 0 makes the folder, log.txt and the options file."""
+def train_here(plan: RunPlan, env: Any, preamble: str = "") -> None:
+    """Trains in this process (one of `env.world`); rank 0 makes the folder, log.txt (starting with
+    `preamble`, what was printed before) and the options file. A new run that stops before its first
+    snapshot leaves no folder behind."""
     from .loop import training_loop
     from .outputs import Tee
 
     tee = None
+    new_folder = env.is_main and not plan.run_dir.exists()
     if env.is_main:
         plan.run_dir.mkdir(parents=True, exist_ok=True)
-        tee = Tee(plan.run_dir / "log.txt")
+        tee = Tee(plan.run_dir / "log.txt", preamble)
         plan.opts.save(plan.run_dir)  # a continued run records its changes (e.g. a longer --kimg) for the next one
-        if plan.continue_kimg is not None:
+        if plan.continue_from is not None:
             from .state import remove_stale_temps
 
             for path in remove_stale_temps(plan.run_dir):
                 print(f"Removed {path.name}, a partial write of an interrupted run")
     try:
-        training_loop(plan.opts, plan.run_dir, env, plan.continue_kimg)
+        training_loop(plan.opts, plan.run_dir, env, plan.continue_from)
+    except BaseException:
+        if tee is not None:
+            tee.close()
+            tee = None
+        if new_folder and not any(plan.run_dir.glob("network-snapshot-*")):
+            shutil.rmtree(plan.run_dir, ignore_errors=True)
+            print(f"The run stopped before its first snapshot: removed {plan.run_dir} (nothing to continue from)")
+        raise
     finally:
         if tee is not None:
             tee.close()
@@ -162,7 +180,7 @@ def _spawned_process(
     init_method: str,
     opts_dict: dict[str, Any],
     run_dir: str,
-    continue_kimg: int | None,
+    continue_from: ResumePoint | None,
 ) -> None:
     """Entry of one spawned process (--gpus=N without torchrun)."""
     from ..device import pick_device
@@ -176,7 +194,7 @@ def _spawned_process(
         torch.set_num_threads(max(1, (os.cpu_count() or 1) // world))  # share the cores, don't fight
     env = init_spawned(rank, world, init_method, device_type)
     try:
-        train_here(RunPlan(opts, Path(run_dir), continue_kimg), env)
+        train_here(RunPlan(opts, Path(run_dir), continue_from), env)
     finally:
         shutdown()
 
@@ -202,7 +220,7 @@ def spawn_training(plan: RunPlan) -> None:
 
     for note in _check_devices(plan.opts):
         print(note)
-    spawn(_spawned_process, plan.opts.gpus, (plan.opts.to_dict(), str(plan.run_dir), plan.continue_kimg))
+    spawn(_spawned_process, plan.opts.gpus, (plan.opts.to_dict(), str(plan.run_dir), plan.continue_from))
 
 
 def plan_on_every_process(raw: dict[str, Any], env: Any) -> RunPlan:

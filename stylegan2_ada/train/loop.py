@@ -33,8 +33,8 @@ from ..nn import Discriminator, Generator
 from .loss import PHASES, StyleGAN2Loss
 from .options import TrainOptions
 from .sampler import GlobalBatchSampler
-from .state import TrainState, capture_rng, load_training_state, restore_rng
-from .ticks import RunOutputs, TickClock, end_of_tick
+from .state import ResumePoint, TrainState, capture_rng, load_training_state, restore_rng
+from .ticks import RunOutputs, TickClock, catch_up_metrics, end_of_tick, repair_stats
 
 
 @dataclass(frozen=True)
@@ -219,12 +219,18 @@ def build_trainer(opts: TrainOptions, run_dir: Path, env: DistEnv, dataset: Any 
     )
 
 
-def restore(trainer: Trainer, kimg: int) -> None:
-    """Continue a run exactly: its networks and training state saved at `kimg`."""
-    nets, state = load_training_state(trainer.run_dir, kimg, device="cpu")
+def restore(trainer: Trainer, point: ResumePoint) -> None:
+    """Continue a run exactly from a snapshot and the training state saved with it. stats.jsonl is made to
+    end at that tick (lines of ticks trained after it are trained again; a line lost to a kill comes
+    back from the state), and metrics the kill interrupted are computed now."""
+    nets, state = load_training_state(trainer.run_dir, point, device="cpu")
     for name, module in trainer.networks.items():
         module.load_state_dict(nets[name].state_dict())
     trainer.load_state(state)
+    if trainer.env.is_main:
+        for line in repair_stats(trainer.run_dir, state):
+            trainer.say(line)
+    catch_up_metrics(trainer, point.key)
     trainer.say(
         f"Continuing {trainer.run_dir} at kimg {trainer.cur_nimg / 1000:g}, tick {trainer.cur_tick}, "
         f"augment p {trainer.augment_p:.3f}"
@@ -343,7 +349,7 @@ def training_loop(
     opts: TrainOptions,
     run_dir: Path,
     env: DistEnv | None = None,
-    continue_kimg: int | None = None,
+    continue_from: ResumePoint | None = None,
     dataset: Any | None = None,
 ) -> dict[str, Any]:
     """Trains until opts.total_kimg; returns the final counters. Rank 0 writes all files.
@@ -355,14 +361,14 @@ def training_loop(
         f"Dataset: {opts.data} ({len(ds)} images incl. mirrors, {opts.resolution}x{opts.resolution}, "
         f"labels {ds.label_dim if opts.cond else 0})"
     )
-    if continue_kimg is not None:
-        restore(trainer, continue_kimg)
+    if continue_from is not None:
+        restore(trainer, continue_from)
     elif opts.resume and trainer.env.is_main:
         transfer(trainer)
     for module in trainer.networks.values():
         broadcast_module(module, trainer.env.world)
 
-    outputs = RunOutputs.open(trainer, new_run=continue_kimg is None)
+    outputs = RunOutputs.open(trainer, new_run=continue_from is None)
     reals = batch_stream(trainer)
     precision = str(trainer.half_dtype).replace("torch.", "") if trainer.half_dtype else "fp32"
     trainer.say(

@@ -12,7 +12,7 @@ import PIL.Image
 import PIL.ImageDraw
 import torch
 
-from ..atomic import atomic_write
+from ..atomic import atomic_write, drill_point
 
 # --- image grids -----------------------------------------------------------------------------------
 
@@ -69,27 +69,45 @@ def save_grid(
 class Tee:
     """Copies everything written to stdout/stderr into log.txt (appending, so a continued run adds)."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, preamble: str = "") -> None:
         self.file = open(path, "a", encoding="utf-8")  # noqa: SIM115 - closed in close()
+        self.file.write(preamble)  # what was printed before the log existed (the plan, notes)
         self.stdout, self.stderr = sys.stdout, sys.stderr
         sys.stdout = _TeeStream(self.stdout, self.file)  # type: ignore[assignment]
         sys.stderr = _TeeStream(self.stderr, self.file)  # type: ignore[assignment]
 
     def close(self) -> None:
+        for stream in (sys.stdout, sys.stderr):
+            if isinstance(stream, _TeeStream):
+                stream.finish()
         sys.stdout, sys.stderr = self.stdout, self.stderr
         self.file.close()
 
 
 class _TeeStream:
+    """Writes through to the terminal; the log gets whole lines, and of a progress bar redrawn with
+    carriage returns only its last state (not every frame)."""
+
     def __init__(self, stream: TextIO, file: TextIO) -> None:
         self.stream, self.file = stream, file
+        self._line = ""  # the unterminated line, as the terminal shows it
 
     def write(self, text: str) -> int:
         self.stream.write(text)
-        if not self.file.closed:
-            self.file.write(text)
+        if self.file.closed:
+            return len(text)
+        *done, rest = (self._line + text).split("\n")
+        for line in done:
+            self.file.write(line.rsplit("\r", 1)[-1] + "\n")
+        self._line = rest.rsplit("\r", 1)[-1] if "\r" in rest else rest
+        if done:
             self.file.flush()
         return len(text)
+
+    def finish(self) -> None:
+        if self._line.strip() and not self.file.closed:
+            self.file.write(self._line + "\n")
+        self._line = ""
 
     def flush(self) -> None:
         self.stream.flush()
@@ -143,6 +161,7 @@ class StatsWriter:
     def write(self, stats: dict[str, dict[str, float]], kimg: float, walltime: float, timestamp: float) -> None:
         self.file.write(json.dumps(dict(stats, timestamp=timestamp)) + "\n")
         self.file.flush()
+        drill_point()
         if self.tb is not None:
             for name, value in stats.items():
                 self.tb.add_scalar(name, value["mean"], global_step=int(kimg), walltime=walltime)

@@ -7,6 +7,8 @@ so the line people read and the file tools read cannot drift apart.
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -15,7 +17,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
+from tqdm import tqdm
 
+from ..atomic import atomic_write
 from ..distributed import all_reduce_sum
 from .outputs import (
     StatsWriter,
@@ -26,7 +30,7 @@ from .outputs import (
     plot_progress,
     save_grid,
 )
-from .state import TrainState, prune_snapshots, save_training_state, snapshot_path
+from .state import TrainState, prune_snapshots, save_training_state, snapshot_key, snapshot_path
 
 if TYPE_CHECKING:
     from .loop import Trainer
@@ -67,6 +71,8 @@ def _gpu_mem_gb(device: torch.device) -> float:
     torch.cuda.reset_peak_memory_stats(device)
     return peak
 
+
+CPU_GRID = (8, 4)  # image-grid cells off CUDA unless --grid asks for more
 
 # (stats.jsonl name, tick-line label, how the tick line shows it), in the tick line's order.
 PROGRESS: tuple[tuple[str, str, Callable[[float], str]], ...] = (
@@ -122,6 +128,10 @@ class FixedGrid:
     def for_run(cls, trainer: Trainer) -> FixedGrid:
         opts, dev = trainer.opts, trainer.device
         gw, gh = opts.grid or grid_shape(opts.resolution)
+        if opts.grid is None and dev.type != "cuda" and gw * gh > CPU_GRID[0] * CPU_GRID[1]:
+            # NVIDIA's ~7680x4320 px grid is up to 1024 images: minutes per snapshot on a CPU.
+            gw, gh = min(gw, CPU_GRID[0]), min(gh, CPU_GRID[1])
+            trainer.say(f"Image grids: {gw}x{gh} on {dev.type} (--grid=WxH for more, e.g. NVIDIA's {opts.resolution}px grid)")
         indices = grid_indices(trainer.dataset, gw, gh, seed=0)
         z = torch.from_numpy(np.random.RandomState(opts.seed).randn(gw * gh, trainer.G.z_dim)).float().to(dev)
         if opts.G.c_dim == 0:
@@ -137,10 +147,9 @@ class FixedGrid:
     @torch.no_grad()
     def save_fakes(self, trainer: Trainer, path: Path) -> None:
         chunk = max(trainer.opts.batch_gpu, 32 if trainer.opts.resolution <= 256 else 4)
-        images = [
-            trainer.G_ema(z, c, noise_mode="const", half_dtype=trainer.half_dtype).float().cpu()
-            for z, c in zip(self.z.split(chunk), self.c.split(chunk))
-        ]
+        pairs = list(zip(self.z.split(chunk), self.c.split(chunk)))
+        bar = tqdm(pairs, desc=f"rendering {path.name}", unit="batch", leave=False, disable=len(pairs) < 2 or None)
+        images = [trainer.G_ema(z, c, noise_mode="const", half_dtype=trainer.half_dtype).float().cpu() for z, c in bar]
         save_grid(torch.cat(images), path, (-1, 1), self.shape)
 
 
@@ -180,12 +189,17 @@ def snapshot_metadata(trainer: Trainer) -> dict[str, Any]:
     }
 
 
+def current_key(trainer: Trainer) -> str:
+    """The name of this moment's snapshot files (see state.snapshot_key)."""
+    return snapshot_key(trainer.run_dir, trainer.cur_nimg)
+
+
 def save_snapshot_files(trainer: Trainer, outputs: RunOutputs, state: TrainState) -> Path:
     """fakes grid, network snapshot + training state (+ NVIDIA pickle), then pruning; returns the snapshot."""
-    opts, run_dir, kimg = trainer.opts, trainer.run_dir, trainer.cur_nimg // 1000
-    outputs.grid.save_fakes(trainer, run_dir / f"fakes{kimg:06d}.png")
+    opts, run_dir, key = trainer.opts, trainer.run_dir, current_key(trainer)
+    outputs.grid.save_fakes(trainer, run_dir / f"fakes{key}.png")
     meta = snapshot_metadata(trainer)
-    snapshot, _ = save_training_state(run_dir, kimg, trainer.networks, state, meta)
+    snapshot, _ = save_training_state(run_dir, key, trainer.networks, state, meta)
     if opts.nvidia_pkl:
         from ..io.nvidia_export import dataset_kwargs_for_nvidia, save_nvidia_pickle
 
@@ -200,14 +214,66 @@ def save_snapshot_files(trainer: Trainer, outputs: RunOutputs, state: TrainState
     return snapshot
 
 
-def evaluate_metrics(trainer: Trainer) -> dict[str, float]:
+def evaluate_metrics(trainer: Trainer, key: str, names: tuple[str, ...] | None = None) -> dict[str, float]:
     """Every process takes part; counted as maintenance time, as in NVIDIA's trainer."""
     from .evaluate import evaluate_snapshot
 
     trainer.say("Evaluating metrics...")
-    env = trainer.env
-    snapshot = snapshot_path(trainer.run_dir, trainer.cur_nimg // 1000)
-    return evaluate_snapshot(trainer.opts, trainer.G_ema, trainer.device, env.rank, env.world, trainer.run_dir, snapshot)
+    env, opts = trainer.env, trainer.opts
+    if names is not None:
+        opts = dataclasses.replace(opts, metrics=names)
+    snapshot = snapshot_path(trainer.run_dir, key)
+    return evaluate_snapshot(opts, trainer.G_ema, trainer.device, env.rank, env.world, trainer.run_dir, snapshot)
+
+
+def catch_up_metrics(trainer: Trainer, key: str) -> None:
+    """On continuing: the metrics of the snapshot continued from, when a kill came before they were written."""
+    snapshot = snapshot_path(trainer.run_dir, key).name
+    missing = []
+    for name in trainer.opts.metrics:
+        path = trainer.run_dir / f"metric-{name}.jsonl"
+        lines = path.read_text(encoding="utf-8", errors="replace").splitlines() if path.is_file() else []
+        if not any(_snapshot_of(line) == snapshot for line in lines):
+            missing.append(name)
+    if missing:
+        trainer.say(f"The metrics of {snapshot} were not written before the run stopped: {', '.join(missing)}")
+        evaluate_metrics(trainer, key, tuple(missing))
+
+
+def _snapshot_of(line: str) -> str | None:
+    try:
+        return Path(json.loads(line).get("snapshot_pkl") or "").name
+    except (ValueError, AttributeError):
+        return None  # a line cut short by a kill
+
+
+def repair_stats(run_dir: Path, state: TrainState) -> list[str]:
+    """Makes stats.jsonl end at the tick `state` was saved at: lines of later ticks (trained again now) go,
+    and that tick's line comes back from the state if a kill lost it. Returns what it says about it."""
+    path = Path(run_dir) / "stats.jsonl"
+    lines = path.read_text(encoding="utf-8", errors="replace").splitlines() if path.is_file() else []
+    kept, dropped, saved_tick_seen = [], 0, False
+    for line in lines:
+        try:
+            tick = json.loads(line)["Progress/tick"]["mean"]
+        except (ValueError, KeyError, TypeError):
+            dropped += 1  # cut short by a kill
+            continue
+        if tick <= state.cur_tick:
+            kept.append(line)
+            saved_tick_seen |= tick == state.cur_tick
+        else:
+            dropped += 1
+    notes = []
+    if dropped:
+        notes.append(f"stats.jsonl: dropped {dropped} line(s) after tick {state.cur_tick}, whose ticks are trained again")
+    if not saved_tick_seen and state.tick_stats is not None:
+        kept.append(json.dumps(state.tick_stats))
+        notes.append(f"stats.jsonl: restored the line of tick {state.cur_tick} from the training state")
+    if kept != lines:
+        text = "".join(f"{line}\n" for line in kept)
+        atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+    return notes
 
 
 def end_of_tick(trainer: Trainer, clock: TickClock, outputs: RunOutputs) -> None:
@@ -217,13 +283,16 @@ def end_of_tick(trainer: Trainer, clock: TickClock, outputs: RunOutputs) -> None
     losses = trainer.loss.stats.summary(lambda t: all_reduce_sum(t, trainer.env.world))
     trainer.loss.stats.reset()
     trainer.say(tick_line(progress))
+    record = {**losses, **as_stats(progress)}
     snapshot_due = trainer.done or trainer.cur_tick % trainer.opts.snap == 0
     if snapshot_due and trainer.env.is_main:
-        save_snapshot_files(trainer, outputs, trainer.state())
-    metrics = evaluate_metrics(trainer) if snapshot_due and trainer.opts.metrics else {}
+        state = trainer.state()
+        state.tick_stats = dict(record, timestamp=time.time())
+        save_snapshot_files(trainer, outputs, state)
+    metrics = evaluate_metrics(trainer, current_key(trainer)) if snapshot_due and trainer.opts.metrics else {}
     if outputs.writer is not None:
         outputs.writer.write(
-            {**losses, **as_stats(progress), **as_stats({f"Metrics/{k}": v for k, v in metrics.items()})},
+            {**record, **as_stats({f"Metrics/{k}": v for k, v in metrics.items()})},
             kimg=trainer.cur_nimg / 1e3,
             walltime=tick_end - clock.start_time,
             timestamp=time.time(),

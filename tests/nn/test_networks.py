@@ -174,6 +174,20 @@ def test_half_precision_blocks_stay_close_to_fp32(dtype, tol):
         assert D(ref, None, half_dtype=dtype).dtype == torch.float32
 
 
+def test_called_directly_on_cpu_the_networks_run_fp32():
+    # The library default ("auto") is NVIDIA's rule: fp16 blocks only on CUDA, so a CPU call equals fp32.
+    G, D = tiny()
+    assert G.cfg.num_fp16_res > 0 and D.cfg.num_fp16_res > 0  # the networks do have mixed-precision blocks
+    z = latents([8, 9])
+    with torch.no_grad():
+        assert torch.equal(G(z, None, noise_mode="const"), G(z, None, noise_mode="const", half_dtype=None))
+        img = G(z, None, noise_mode="const", half_dtype=None)
+        assert torch.equal(D(img, None), D(img, None, half_dtype=None))
+        assert not torch.equal(G(z, None, noise_mode="const", half_dtype=torch.float16), img)  # fp16 differs
+    with pytest.raises(ValueError, match="auto"):
+        G(z, None, half_dtype="fast")
+
+
 def test_double_backward_through_discriminator_for_r1():
     _, D = tiny()
     img = torch.randn(2, 3, 32, 32, requires_grad=True)

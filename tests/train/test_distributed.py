@@ -9,7 +9,7 @@ from train_helpers import TINY_FLAGS, run_dirs, train
 
 from stylegan2_ada.io.snapshot import load_snapshot
 from stylegan2_ada.nn import Discriminator, Generator
-from stylegan2_ada.train.state import load_training_state
+from stylegan2_ada.train.state import latest_resumable, load_training_state
 
 # 3 steps; step 0 runs all four phases. ADA with p=0.3: augmentation, noise, mixing are all random.
 SEED = 3
@@ -30,8 +30,10 @@ def test_two_processes_equal_one(tmp_path: Path, tiny_zip: Path) -> None:
     assert train(COMMON + [f"--outdir={one}", f"--data={tiny_zip}", "--gpus=1", "--batch-gpu=2"]) == 0
     assert train(COMMON + [f"--outdir={two}", f"--data={tiny_zip}", "--gpus=2", "--batch-gpu=2"]) == 0
     (run1,), (run2,) = run_dirs(one), run_dirs(two)
-    a = load_snapshot(run1 / "network-snapshot-000000.safetensors").networks
-    b = load_snapshot(run2 / "network-snapshot-000000.safetensors").networks
+    # The final snapshots (tick 0's is network-snapshot-000000, the last one of that kimg adds its images).
+    last1, last2 = latest_resumable(run1), latest_resumable(run2)
+    a = load_snapshot(run1 / f"network-snapshot-{last1.key}.safetensors").networks
+    b = load_snapshot(run2 / f"network-snapshot-{last2.key}.safetensors").networks
     torch.manual_seed(SEED)  # the loop seeds, then builds G and D: the weights before training
     init = {"G": Generator(a["G"].cfg).requires_grad_(False), "D": Discriminator(a["D"].cfg).requires_grad_(False)}
 
@@ -45,8 +47,8 @@ def test_two_processes_equal_one(tmp_path: Path, tiny_zip: Path) -> None:
         assert diff < 1e-3 * update, f"{net}: 1- and 2-process weights differ by {diff / update:.2e} of the update"
         for k in pa:
             assert torch.allclose(pa[k], pb[k], rtol=0, atol=2e-3), f"{net}.{k}"
-    _, sa = load_training_state(run1, 0, "cpu")
-    _, sb = load_training_state(run2, 0, "cpu")
+    _, sa = load_training_state(run1, last1, "cpu")
+    _, sb = load_training_state(run2, last2, "cpu")
     assert sa.cur_nimg == sb.cur_nimg == 12
     assert torch.allclose(sa.pl_mean, sb.pl_mean, rtol=1e-4)
     assert torch.allclose(sa.augment_p, sb.augment_p)

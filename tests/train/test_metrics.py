@@ -81,8 +81,8 @@ def test_metrics_after_snapshot_and_calc_metrics(tmp_path: Path, tiny_zip: Path,
 
 
 def _weights(run: Path) -> dict[str, dict[str, torch.Tensor]]:
-    kimg = latest_resumable(run)
-    snap = load_snapshot(run / f"network-snapshot-{kimg:06d}.safetensors")
+    point = latest_resumable(run)
+    snap = load_snapshot(run / f"network-snapshot-{point.key}.safetensors")
     return {name: net.state_dict() for name, net in snap.networks.items()}
 
 
@@ -109,3 +109,20 @@ def test_metrics_keep_exact_resume(tmp_path: Path, tiny_zip: Path, metric_env: N
     lines_full, lines_part = _lines(run_full / f"metric-{KID}.jsonl"), _lines(run_part / f"metric-{KID}.jsonl")
     assert (len(lines_full), len(lines_part)) == (3, 4)
     assert lines_full[-1]["results"] == lines_part[-1]["results"]  # the same final G_ema, the same number
+
+
+def test_metrics_a_kill_interrupted_are_computed_on_continuing(
+    tmp_path: Path, tiny_zip: Path, metric_env: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "out"
+    flags = TINY_FLAGS + ["--tick=0.004", "--snap=1", "--grid=2x2", f"--metrics={KID}", f"--outdir={out}"]
+    assert train(flags + [f"--data={tiny_zip}", "--kimg=0.004"]) == 0
+    (run,) = run_dirs(out)
+    metric_file = run / f"metric-{KID}.jsonl"
+    assert len(_lines(metric_file)) == 1
+    metric_file.unlink()  # killed after the snapshot, before its metrics were written
+    capsys.readouterr()
+    assert train(flags + ["--resume=latest", "--kimg=0.008"]) == 0
+    assert "The metrics of network-snapshot-000000.safetensors were not written" in capsys.readouterr().out
+    snapshots = [Path(line["snapshot_pkl"]).name for line in _lines(metric_file)]
+    assert snapshots == ["network-snapshot-000000.safetensors", "network-snapshot-000000-008.safetensors"]

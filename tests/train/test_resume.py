@@ -17,8 +17,8 @@ COMMON = TINY_FLAGS + ["--aug=ada", "--p=0.3", "--target=0.1", "--tick=0.008", "
 
 
 def _weights(run: Path) -> dict[str, dict[str, torch.Tensor]]:
-    kimg = latest_resumable(run)
-    snap = load_snapshot(run / f"network-snapshot-{kimg:06d}.safetensors")
+    point = latest_resumable(run)
+    snap = load_snapshot(run / f"network-snapshot-{point.key}.safetensors")
     return {name: net.state_dict() for name, net in snap.networks.items()}
 
 
@@ -27,7 +27,7 @@ def test_interrupted_and_resumed_equals_uninterrupted(tmp_path: Path, tiny_zip: 
     assert train(COMMON + [f"--outdir={full}", f"--data={tiny_zip}", "--kimg=0.02"]) == 0
     assert train(COMMON + [f"--outdir={part}", f"--data={tiny_zip}", "--kimg=0.008"]) == 0
     (run_part,) = run_dirs(part)
-    _, state = load_training_state(run_part, 0, "cpu")
+    _, state = load_training_state(run_part, latest_resumable(run_part), "cpu")
     assert (state.cur_nimg, state.batch_idx) == (8, 2)
 
     # Continue the same folder: --resume=latest finds it; --kimg extends the run.
@@ -39,8 +39,8 @@ def test_interrupted_and_resumed_equals_uninterrupted(tmp_path: Path, tiny_zip: 
     for net in ("G", "G_ema", "D"):
         for key in a[net]:
             assert torch.equal(a[net][key], b[net][key]), f"{net}.{key} differs after resume"
-    _, sa = load_training_state(run_full, 0, "cpu")
-    _, sb = load_training_state(run_part, 0, "cpu")
+    _, sa = load_training_state(run_full, latest_resumable(run_full), "cpu")
+    _, sb = load_training_state(run_part, latest_resumable(run_part), "cpu")
     assert sa.cur_nimg == sb.cur_nimg == 20
     assert sb.cur_tick == 3  # ticks 0, 1 (stop at 8 images), then 2, 3 after continuing
     assert sa.ada["steps"] == sb.ada["steps"] == 5
@@ -66,5 +66,5 @@ def test_resume_run_folder_keeps_options(tmp_path: Path, tiny_zip: Path) -> None
     assert train([f"--resume={run}", "--kimg=0.008", "--device=cpu"]) == 0
     opts = json.loads((run / "training_options.json").read_text())
     assert opts["gamma"] == 0.5
-    _, state = load_training_state(run, 0, "cpu")
+    _, state = load_training_state(run, latest_resumable(run), "cpu")
     assert state.cur_nimg == 8

@@ -28,7 +28,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         dest="network",
         required=True,
         metavar="SRC",
-        help="NVIDIA .pkl (PyTorch port or TF), known name (ffhq256, stylegan2-ffhq-1024x1024, ...) or URL",
+        help="NVIDIA .pkl (PyTorch port or TF), known name (ffhq256, stylegan2-ffhq-1024x1024, ...), URL, or one of "
+        "our .safetensors snapshots (to write a .pkl for NVIDIA's code)",
     )
     parser.add_argument(
         "--dest",
@@ -36,7 +37,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         dest="dest",
         default=None,
         metavar="OUT",
-        help="file to write: OUT.safetensors (ours), or OUT.pkl for NVIDIA's code",
+        help="file to write: OUT.safetensors (ours, what every command here reads), or OUT.pkl for NVIDIA's own "
+        "code only (this package refuses such pickles: they call NVIDIA's classes by name)",
     )
     parser.add_argument(
         "--flavor",

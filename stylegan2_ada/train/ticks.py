@@ -283,6 +283,10 @@ def end_of_tick(trainer: Trainer, clock: TickClock, outputs: RunOutputs) -> None
     losses = trainer.loss.stats.summary(lambda t: all_reduce_sum(t, trainer.env.world))
     trainer.loss.stats.reset()
     trainer.say(tick_line(progress))
+    if trainer.cur_tick == 1 and not trainer.done:  # tick 0 is one step with the warm-up: too early to tell
+        left_kimg = trainer.opts.total_kimg - trainer.cur_nimg / 1e3
+        left = format_time(left_kimg * progress["Timing/sec_per_kimg"])
+        trainer.say(f"At this speed: about {left} left for the remaining {left_kimg:g} kimg (plus snapshots)")
     record = {**losses, **as_stats(progress)}
     snapshot_due = trainer.done or trainer.cur_tick % trainer.opts.snap == 0
     if snapshot_due and trainer.env.is_main:

@@ -33,6 +33,9 @@ def test_snapshots_within_one_kimg_keep_their_own_names(run: Path) -> None:
     points, skipped = resume_points(run)
     assert [(p.key, p.nimg, p.tick) for p in points] == [("000000-012", 12, 2), ("000000-008", 8, 1), ("000000", 4, 0)]
     assert skipped == []
+    # After the first full tick the run says how long the rest will take (and log.txt keeps it).
+    assert "At this speed: about " in (run / "log.txt").read_text()
+    assert "left for the remaining 0.004 kimg" in (run / "log.txt").read_text()
 
 
 def test_a_snapshot_without_its_state_is_passed_over_and_named(run: Path, capsys) -> None:

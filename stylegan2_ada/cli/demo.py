@@ -101,7 +101,9 @@ def _train(args: argparse.Namespace, out: Path, dataset: Path, device_flag: list
     ]
     _step("2/7 train with ADA", train_argv)
     run_dir = sorted(p for p in runs.iterdir() if p.is_dir())[-1]
-    return run_dir, sorted(run_dir.glob("network-snapshot-*.safetensors"))[-1]
+    from ..train.state import snapshot_order
+
+    return run_dir, max(run_dir.glob("network-snapshot-*.safetensors"), key=snapshot_order)
 
 
 def _creative_tools(out: Path, snapshot: Path, device_flag: list[str]) -> Path:
@@ -159,9 +161,16 @@ def _last_metric(path: Path, key: str) -> float | None:
 
 
 def _img(path: Path, base: Path, caption: str, width: int = 512) -> str:
+    """An image shown at a whole multiple of its size near `width` (nearest-neighbour: small pictures stay
+    sharp-edged instead of blurred), never shrunk below its own size."""
+    import PIL.Image
+
+    with PIL.Image.open(path) as im:
+        own = im.width
+    shown = own * max(1, round(width / own)) if own < width else own
     rel = html.escape(str(path.relative_to(base)))
     return (
-        f'<figure><img src="{rel}" style="width:{width}px;image-rendering:pixelated">'
+        f'<figure><img src="{rel}" width="{shown}" style="image-rendering:pixelated;max-width:100%">'
         f"<figcaption>{html.escape(caption)}</figcaption></figure>"
     )
 
@@ -178,7 +187,9 @@ def _write_page(
     report = dataset.parent / f"{dataset.stem}_report"
     manifest = json.loads((report / "manifest.json").read_text()) if (report / "manifest.json").is_file() else {}
     n_images = len(manifest.get("images", [])) if isinstance(manifest.get("images"), list) else "?"
-    fakes = sorted(run_dir.glob("fakes[0-9]*.png"))
+    from ..train.state import snapshot_order
+
+    fakes = sorted(run_dir.glob("fakes[0-9]*.png"), key=snapshot_order)
     parts = [
         "<!doctype html><meta charset=utf-8><title>stylegan2_ada demo</title>",
         "<style>body{font-family:sans-serif;max-width:1100px;margin:auto}figure{display:inline-block;margin:8px}</style>",
@@ -189,17 +200,23 @@ def _write_page(
         "This is a tiny network trained for minutes: expect blurry faces, not FFHQ quality.</p>",
         "<h2>1. Dataset</h2>",
     ]
+    duplicates = manifest.get("near_duplicates") if isinstance(manifest.get("near_duplicates"), list) else []
+    parts.append(
+        f"<p>Near-duplicates among the crops (consecutive video frames, re-saved photos): <b>{len(duplicates)} "
+        "pairs</b>. They count double in training; `prepare --drop-duplicates` keeps one of each "
+        f'(<a href="{html.escape(str((report / "index.html").relative_to(out)))}">the dataset report</a> lists them).</p>'
+    )
     sheet = report / "contact_sheet.png"
     if sheet.is_file():
         parts.append(_img(sheet, out, "aligned crops (contact sheet)", 800))
     parts.append("<h2>2. Training</h2>")
     for name, caption in (("reals.png", "training images"), ("fakes_init.png", "generator at the start")):
         if (run_dir / name).is_file():
-            parts.append(_img(run_dir / name, out, caption, 400))
+            parts.append(_img(run_dir / name, out, caption, 512))
     if fakes:
-        parts.append(_img(fakes[-1], out, f"generator at the end ({fakes[-1].name})", 400))
+        parts.append(_img(fakes[-1], out, f"generator at the end ({fakes[-1].name})", 512))
     if (run_dir / "progress.png").is_file():
-        parts.append(_img(run_dir / "progress.png", out, "losses and augment p", 800))
+        parts.append(_img(run_dir / "progress.png", out, "losses and augment p", 420))
     parts.append("<h2>3. Generated (seeds 0-35, truncation 0.7)</h2>")
     if (generated / "grid.png").is_file():
         parts.append(_img(generated / "grid.png", out, "grid.png", 512))

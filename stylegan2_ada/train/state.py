@@ -56,8 +56,15 @@ def _saved_nimg(snapshot: Path) -> int | None:
 
 
 def _key_order(key: str) -> tuple[int, int]:
+    # Within a kimg the plain name is always the first saved (snapshot_key), so it sorts before the others.
     kimg, _, rest = key.partition("-")
-    return int(kimg), int(rest or 0)
+    return int(kimg), int(rest) if rest else -1
+
+
+def snapshot_order(path: str | Path) -> tuple[int, int]:
+    """Sort key putting a run's files (network-snapshot-*, training-state-*, fakes*.png) in the order saved."""
+    m = re.search(r"(\d{6,})(?:-(\d{3}))?\.[a-z]+$", Path(path).name)
+    return _key_order(f"{m.group(1)}-{m.group(2)}" if m and m.group(2) else m.group(1)) if m else (-1, -1)
 
 
 def snapshot_path(run_dir: Path, key: str | int) -> Path:

@@ -24,5 +24,6 @@ def test_demo_runs_the_whole_pipeline(tmp_path, pyfeat_data):
     for expected in ("generated/grid.png", "mixing/grid.png", "video/walk.mp4", "video/walk.gif", "memorization.html"):
         assert expected in page
         assert (out / expected.replace("memorization.html", "memorization/memorization.html")).is_file()
-    assert "FID" in page
+    assert "FID" in page and "Near-duplicates among the crops" in page
+    assert 'image-rendering:pixelated' in page
     assert len(list((out / "generated").glob("seed*.png"))) == 36

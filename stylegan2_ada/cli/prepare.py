@@ -63,6 +63,10 @@ def add_arguments(parser: argparse.ArgumentParser, default_mode: str = "align") 
                     help="skip blurry crops: Laplacian variance at 256px below V (try 50; 0 = off)")
     fc.add_argument("--detector", choices=("auto", "dlib", "opencv"), default="auto",
                     help="auto = dlib 68 landmarks if installed, else OpenCV Haar cascades")
+    fc.add_argument("--confirm-faces", choices=("auto", "cnn", "off"), default="auto",
+                    help="second opinion on each face box before cropping: auto = dlib's CNN face detector when "
+                         "installed (else the first detector's score/eyes), cnn = require it, off = keep every box; "
+                         "rejected boxes are in the report")
     fc.add_argument("--padding", choices=("reflect", "color"), default="reflect",
                     help="where a crop leaves the photo: FFHQ's blurred reflection or --pad-color")
     fc.add_argument("--margin", type=float, default=0.4, help="crop mode: margin around the face box, x box size")
@@ -116,6 +120,7 @@ def _options(args: argparse.Namespace) -> PrepareOptions:
         pad_color=parse_color(args.pad_color),
         padding=args.padding,
         detector=args.detector,
+        confirm_faces=args.confirm_faces,
         margin=args.margin,
         supersample=args.supersample,
         every_nth_frame=args.every_nth_frame,

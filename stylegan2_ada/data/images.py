@@ -6,12 +6,14 @@ human-readable reason, so the batch can skip the file and report why.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import struct
 import warnings
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Sequence
+from typing import IO
 
 import numpy as np
 import PIL.Image
@@ -110,6 +112,47 @@ def pil_to_rgb(
     return np.ascontiguousarray(arr), grayscale
 
 
+@contextlib.contextmanager
+def _no_pil_pixel_limit() -> Iterator[None]:
+    """PIL refuses (or warns about) big images by its own global limit; we apply --max-pixels ourselves."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PIL.Image.DecompressionBombWarning)
+        old = PIL.Image.MAX_IMAGE_PIXELS
+        PIL.Image.MAX_IMAGE_PIXELS = None
+        try:
+            yield
+        finally:
+            PIL.Image.MAX_IMAGE_PIXELS = old
+
+
+def _check_size(width: int, height: int, max_pixels: int) -> None:
+    if width * height > max_pixels:
+        raise ImageLoadError(
+            f"too large ({width}x{height} = {width * height / 1e6:.0f} MP > "
+            f"{max_pixels / 1e6:.0f} MP limit); downscale it or raise --max-pixels"
+        )
+    if width < 1 or height < 1:
+        raise ImageLoadError(f"degenerate size {width}x{height}")
+
+
+def probe_image(
+    fp: IO[bytes],
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+) -> tuple[int, int]:
+    """(width, height) read from the header alone (fp must be seekable); ImageLoadError with the reason when
+    it is not an image or has too many pixels, so a huge member need not be read to be refused."""
+    try:
+        with _no_pil_pixel_limit(), PIL.Image.open(fp) as img:
+            width, height = img.size
+    except PIL.UnidentifiedImageError:
+        fp.seek(0)
+        raise ImageLoadError(_unidentified_reason(fp.read(64))) from None
+    except (OSError, SyntaxError, ValueError, EOFError, IndexError, TypeError, struct.error) as exc:
+        raise ImageLoadError(f"corrupt image: {_first_line(exc)}") from None
+    _check_size(width, height, max_pixels)
+    return width, height
+
+
 def load_image(
     source: str | os.PathLike | bytes,
     background: tuple[int, int, int] = (255, 255, 255),
@@ -126,47 +169,37 @@ def load_image(
             if len(data) == 0:
                 raise ImageLoadError("empty file (0 bytes)")
             fp = io.BytesIO(data)
-        with warnings.catch_warnings():
-            # PIL warns (not raises) between max_pixels/2 and max_pixels; we decide ourselves.
-            warnings.simplefilter("ignore", PIL.Image.DecompressionBombWarning)
-            old_limit = PIL.Image.MAX_IMAGE_PIXELS
-            PIL.Image.MAX_IMAGE_PIXELS = None
-            try:
-                with PIL.Image.open(fp) as img:
-                    width, height = img.size
-                    if width * height > max_pixels:
-                        raise ImageLoadError(
-                            f"too large ({width}x{height} = {width * height / 1e6:.0f} MP > "
-                            f"{max_pixels / 1e6:.0f} MP limit); downscale it or raise --max-pixels"
-                        )
-                    if width < 1 or height < 1:
-                        raise ImageLoadError(f"degenerate size {width}x{height}")
-                    mode = img.mode
-                    if getattr(img, "n_frames", 1) > 1:
-                        img.seek(0)  # animated GIF/APNG/WebP/TIFF: the first frame is the photo
-                    img.load()  # truncated/corrupt data fails here, not at open()
-                    img = PIL.ImageOps.exif_transpose(img)  # phones store rotation in EXIF
-                    pixels, grayscale = pil_to_rgb(img, background)
-            finally:
-                PIL.Image.MAX_IMAGE_PIXELS = old_limit
+        with _no_pil_pixel_limit(), PIL.Image.open(fp) as img:
+            width, height = img.size
+            _check_size(width, height, max_pixels)
+            mode = img.mode
+            if getattr(img, "n_frames", 1) > 1:
+                img.seek(0)  # animated GIF/APNG/WebP/TIFF: the first frame is the photo
+            img.load()  # truncated/corrupt data fails here, not at open()
+            img = PIL.ImageOps.exif_transpose(img)  # phones store rotation in EXIF
+            pixels, grayscale = pil_to_rgb(img, background)
     except ImageLoadError:
         raise
     except PIL.UnidentifiedImageError:
-        head = data[:12] if data is not None else _head(source)
-        kind = next((name for magic, name in _MAGIC if head.startswith(magic)), None)
-        if kind:
-            raise ImageLoadError(f"corrupt image: it starts like a {kind} file but cannot be decoded") from None
-        raise ImageLoadError("not an image (format not recognised)") from None
+        head = bytes(data[:64]) if data is not None else _head(source)
+        raise ImageLoadError(_unidentified_reason(head)) from None
     except PIL.Image.DecompressionBombError as exc:
         raise ImageLoadError(f"too large: {exc}") from None
     except (OSError, SyntaxError, ValueError, EOFError, IndexError, TypeError, struct.error) as exc:
-        msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        msg = _first_line(exc)
         if "truncated" in msg:
             msg = "truncated file (incomplete download or copy)"
+        elif "could not create decoder object" in msg:  # libwebp's only word for a damaged file
+            msg = "damaged or truncated WebP data"
         raise ImageLoadError(f"corrupt image: {msg}") from None
     except MemoryError:
         raise ImageLoadError("not enough memory to decode this image") from None
     return LoadedImage(pixels=pixels, grayscale=grayscale, source_mode=mode, source_size=(pixels.shape[1], pixels.shape[0]))
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0][:200] if text else type(exc).__name__
 
 
 # File signatures, to tell a damaged photo from a file that never was one.
@@ -178,12 +211,35 @@ _MAGIC = (
     (b"II*\x00", "TIFF"),
     (b"MM\x00*", "TIFF"),
 )
+# Things that are certainly not photos, by their first bytes (lower-cased for the text ones).
+_NOT_IMAGES = (
+    (b"<!doctype html", "an HTML page (a web page saved under an image name?)"),
+    (b"<html", "an HTML page (a web page saved under an image name?)"),
+    (b"<?xml", "an XML file"),
+    (b"%pdf", "a PDF document"),
+    (b"pk\x03\x04", "a zip archive"),
+)
+
+
+def _unidentified_reason(head: bytes) -> str:
+    kind = next((name for magic, name in _MAGIC if head.startswith(magic)), None)
+    if kind:
+        return f"corrupt image: it starts like a {kind} file but cannot be decoded"
+    if head.startswith(b"RIFF") and head[8:12] == b"WEBP":
+        return "corrupt image: it starts like a WebP file but cannot be decoded"
+    lowered = head.lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    what = next((name for magic, name in _NOT_IMAGES if lowered.startswith(magic)), None)
+    if what:
+        return f"not an image: {what}"
+    if head[4:8] == b"ftyp":
+        return "not an image: a video or HEIF file (HEIC photos: convert them to JPEG first)"
+    return "not an image (format not recognised)"
 
 
 def _head(path: str | os.PathLike) -> bytes:
     try:
         with open(path, "rb") as f:
-            return f.read(12)
+            return f.read(64)
     except OSError:
         return b""
 

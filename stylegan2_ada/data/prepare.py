@@ -9,16 +9,18 @@ an abort; a worker that dies (e.g. a decoder crash) costs only the file that kil
 from __future__ import annotations
 
 import concurrent.futures as cf
-import csv
 import hashlib
 import json
+import multiprocessing
 import os
+import shutil
 import sys
 import time
 from collections import deque
+from collections.abc import Callable
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict, dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import PIL.Image
@@ -27,14 +29,17 @@ from ..atomic import atomic_write_bytes
 from ..errors import UserError
 from .align import box_quad, ffhq_quad, map_points, quad_side, render_quad, sharpness
 from .dataset_writer import DatasetWriter, DestinationError
+from .face_check import CHECKS, make_face_check
 from .faces import DetectorUnavailable, make_detector, select_faces
 from .images import DEFAULT_MAX_PIXELS, ImageLoadError, encode_png
+from .items import display_name
+from .labels import LabelError, inconsistency, load_label_table, lookup_label
 from .report import dhash, find_near_duplicates, write_report
 from .sources import SourceError, SourceItem, load_item, scan_source
 from .transforms import TransformSkip, apply_transform
 
 # Bump when processing changes so stale cached crops are not reused.
-CACHE_VERSION = "1"
+CACHE_VERSION = "2"
 FACE_MODES = ("align", "crop")
 MODES = FACE_MODES + ("resize", "center-crop", "center-crop-wide")
 
@@ -62,6 +67,7 @@ class PrepareOptions:
     pad_color: tuple[int, int, int] = (0, 0, 0)
     padding: str = "reflect"  # face crops leaving the photo: 'reflect' (FFHQ) or 'color'
     detector: str = "auto"
+    confirm_faces: str = "auto"  # second opinion on each face box: 'auto', 'cnn' or 'off' (face_check.py)
     margin: float = 0.4  # crop mode: added around the face box, x box side, each side
     supersample: int = 4
     every_nth_frame: int = 10
@@ -78,7 +84,7 @@ class PrepareOptions:
         """Hash of everything that changes a crop; pack-time options (labels, channels...) are excluded."""
         keys = (
             "resolution", "height", "mode", "resize_filter", "faces", "min_face_size", "allow_upscale",
-            "min_sharpness", "min_image_size", "background", "pad_color", "padding", "detector", "margin",
+            "min_sharpness", "min_image_size", "background", "pad_color", "padding", "detector", "confirm_faces", "margin",
             "supersample", "max_pixels",
         )
         data = {k: getattr(self, k) for k in keys}
@@ -105,16 +111,20 @@ def default_side_paths(dest: str) -> tuple[str, str]:
 # ----------------------------------------------------------------------------------------------------
 # Worker side
 
-_DETECTOR: Any = None
-_DETECTOR_KIND = ""
+# Per process: loading the models costs more than detecting faces in one photo.
+_MODELS: dict[tuple[str, str], Any] = {}
 
 
 def _detector(kind: str) -> Any:
-    global _DETECTOR, _DETECTOR_KIND
-    if _DETECTOR is None or _DETECTOR_KIND != kind:
-        _DETECTOR = make_detector(kind)
-        _DETECTOR_KIND = kind
-    return _DETECTOR
+    if ("detector", kind) not in _MODELS:
+        _MODELS["detector", kind] = make_detector(kind)
+    return _MODELS["detector", kind]
+
+
+def _face_check(kind: str) -> Any:
+    if ("check", kind) not in _MODELS:
+        _MODELS["check", kind] = make_face_check(kind)
+    return _MODELS["check", kind]
 
 
 def _item_key(item: SourceItem) -> str:
@@ -123,24 +133,50 @@ def _item_key(item: SourceItem) -> str:
         stamp = f"{st.st_size}|{st.st_mtime_ns}"
     except OSError:
         stamp = "missing"
-    raw = f"{item.name}|{os.path.abspath(item.path)}|{item.member}|{item.offset}|{stamp}"
-    return hashlib.sha1(raw.encode()).hexdigest()[:16]
+    raw = f"{item.kind}|{item.name}|{os.path.abspath(item.path)}|{item.member}|{item.offset}|{stamp}"
+    return hashlib.sha1(raw.encode("utf-8", "surrogateescape")).hexdigest()[:16]  # names need not be UTF-8
 
 
 def _save_png(path: str, pixels: np.ndarray) -> None:
     atomic_write_bytes(path, encode_png(pixels, compress_level=1), durable=False)  # a cache: recomputable
 
 
+def _confirmed_faces(
+    pixels: np.ndarray,
+    faces: list[Any],
+    opts: PrepareOptions,
+    cache_base: str,
+) -> tuple[list[tuple[Any, Any]], list[dict[str, Any]]]:
+    """(face, verdict) of the boxes the second opinion accepts; the rejected ones with a thumbnail and why."""
+    check = _face_check(opts.confirm_faces)
+    kept, rejected = [], []
+    for k, face in enumerate(select_faces(faces, "all")):
+        verdict = check.confirm(pixels, face) if check is not None else None
+        if verdict is None or verdict.ok:
+            kept.append((face, verdict))
+            continue
+        thumb = f"{cache_base}-rejected{k}.png"
+        _save_png(thumb, render_quad(pixels, box_quad(face.box, 0.25), 96, 1, "color", (0, 0, 0), "box").pixels)
+        rejected.append({"file": os.path.basename(thumb), "box": [round(float(v), 1) for v in face.box],
+                         "detector": face.detector, "detector_score": round(float(face.score), 3),
+                         "check": verdict.check, "check_score": verdict.score, "reason": verdict.reason})
+    return kept, rejected
+
+
 def _face_outputs(
     pixels: np.ndarray,
     opts: PrepareOptions,
     cache_base: str,
-) -> tuple[list[dict[str, Any]], list[str]]:
+) -> tuple[list[dict[str, Any]], list[str], list[dict[str, Any]]]:
     faces = _detector(opts.detector).detect(pixels)
     if not faces:
-        return [], ["no face found"]
-    outputs, reasons = [], []
-    for k, face in enumerate(select_faces(faces, opts.faces)):
+        return [], ["no face found"], []
+    # Confirm every box before choosing (--faces=largest must not pick a confident-looking patch).
+    confirmed, rejected = _confirmed_faces(pixels, faces, opts, cache_base)
+    reasons = [f"face box at ({r['box'][0]:.0f},{r['box'][1]:.0f}) rejected: {r['reason']}" for r in rejected]
+    verdicts = {id(face): verdict for face, verdict in confirmed}
+    outputs = []
+    for k, face in enumerate(select_faces([f for f, _ in confirmed], opts.faces)):
         tag = f"face {k} at ({face.box[0]:.0f},{face.box[1]:.0f})"
         if face.size < opts.min_face_size:
             reasons.append(f"{tag}: {face.size:.0f} px is below --min-face-size {opts.min_face_size}")
@@ -164,11 +200,15 @@ def _face_outputs(
         points = face.landmarks if face.landmarks is not None else np.stack([face.eye_left, face.eye_right, face.mouth_left, face.mouth_right])
         path = f"{cache_base}-{k}.png"
         _save_png(path, result.pixels)
+        face_json = face.to_json()
+        verdict = verdicts[id(face)]
+        if verdict is not None:
+            face_json["check"], face_json["check_score"] = verdict.check, verdict.score
         outputs.append(
             {
                 "file": os.path.basename(path),
                 "face_index": k,
-                "face": face.to_json(),
+                "face": face_json,
                 "quad": np.round(quad, 2).tolist(),
                 "quad_side": round(side, 1),
                 "padded": bool(result.padded),
@@ -177,7 +217,7 @@ def _face_outputs(
                 "dhash": f"{dhash(result.pixels):016x}",
             }
         )
-    return outputs, reasons
+    return outputs, reasons, rejected
 
 
 def _whole_image_output(
@@ -201,6 +241,8 @@ def process_item(
     cache_dir: str,
 ) -> dict[str, Any]:
     """Decode and crop one item; the result is cached, so a re-run returns it without work."""
+    if item.kind == "skip":  # decided while scanning; not cached, the next scan decides again
+        return {"outputs": [], "reasons": [item.reason], "grayscale": False}
     key = _item_key(item)
     record_path = os.path.join(cache_dir, key + ".json")
     if os.path.isfile(record_path):
@@ -224,7 +266,7 @@ def process_item(
             raise ImageLoadError(f"too small ({w}x{h}, shorter side below {min_side} px; see --min-image-size)")
         base = os.path.join(cache_dir, key)
         if opts.mode in FACE_MODES:
-            record["outputs"], record["reasons"] = _face_outputs(loaded.pixels, opts, base)
+            record["outputs"], record["reasons"], record["rejected"] = _face_outputs(loaded.pixels, opts, base)
         else:
             record["outputs"], record["reasons"] = _whole_image_output(loaded.pixels, opts, base)
     except ImageLoadError as exc:
@@ -243,6 +285,11 @@ def process_item(
 
 # ----------------------------------------------------------------------------------------------------
 # Parallel driver
+
+
+# Workers are started fresh, not forked: a forked copy of a process in which dlib's CNN has run waits
+# forever on its thread pool (the threads do not survive fork), and the same holds for torch's threads.
+_SPAWN = multiprocessing.get_context("spawn")
 
 
 def _run_items(
@@ -273,11 +320,12 @@ def _run_items(
         window = 1 if solo else workers * 3
         in_flight: dict[cf.Future, int] = {}
         try:
-            with cf.ProcessPoolExecutor(max_workers=1 if solo else workers) as pool:
+            with cf.ProcessPoolExecutor(max_workers=1 if solo else workers, mp_context=_SPAWN) as pool:
                 while queue or in_flight:
                     while queue and len(in_flight) < window:
-                        i = queue.popleft()
+                        i = queue[0]  # taken off the queue only once submitted: submit() raises on a broken pool
                         in_flight[pool.submit(process_item, items[i], opts, cache_dir)] = i
+                        queue.popleft()
                     finished, _ = cf.wait(in_flight, return_when=cf.FIRST_COMPLETED)
                     for fut in finished:
                         result = fut.result()  # raises BrokenProcessPool with the item still in flight
@@ -300,53 +348,6 @@ def _run_items(
                 if not on_result(next_out, done.pop(next_out)):
                     return
                 next_out += 1
-
-
-# ----------------------------------------------------------------------------------------------------
-# Labels
-
-
-def load_label_table(path: str) -> dict[str, Any]:
-    """CSV (name,label[,more...]; header optional) or JSON ({name: label} or NVIDIA's {"labels": [...]})."""
-    if not os.path.isfile(path):
-        raise PrepareError(f"label file {path} does not exist")
-    if path.lower().endswith(".json"):
-        try:
-            with open(path) as f:
-                data = json.load(f)
-        except ValueError as exc:
-            raise PrepareError(f"label file {path} is not valid JSON ({exc})") from None
-        if isinstance(data, dict) and isinstance(data.get("labels"), list):
-            return {str(k): v for k, v in data["labels"]}
-        if isinstance(data, dict):
-            return {str(k): v for k, v in data.items()}
-        raise PrepareError(f"label file {path}: expected {{name: label}} or {{\"labels\": [[name, label], ...]}}")
-    table: dict[str, Any] = {}
-    with open(path, newline="") as f:
-        for row_no, row in enumerate(csv.reader(f)):
-            if not row or not row[0].strip() or row[0].startswith("#"):
-                continue
-            values = [v.strip() for v in row[1:] if v.strip() != ""]
-            try:
-                numbers = [float(v) for v in values]
-            except ValueError:
-                if row_no == 0:
-                    continue  # header
-                raise PrepareError(f"label file {path} line {row_no + 1}: labels must be numbers, got {values}") from None
-            if not numbers:
-                raise PrepareError(f"label file {path} line {row_no + 1}: no label after the file name")
-            if len(numbers) == 1 and numbers[0].is_integer():
-                table[row[0].strip()] = int(numbers[0])
-            else:
-                table[row[0].strip()] = numbers
-    return table
-
-
-def _lookup_label(table: dict[str, Any], key: str) -> Any:
-    for candidate in (key, os.path.basename(key), os.path.splitext(key)[0], os.path.splitext(os.path.basename(key))[0]):
-        if candidate in table:
-            return table[candidate]
-    return None
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -374,6 +375,8 @@ def _validate(opts: PrepareOptions) -> None:
         raise PrepareError("no --source given")
     if opts.every_nth_frame < 1:
         raise PrepareError("--every-nth-frame must be >= 1")
+    if opts.confirm_faces not in CHECKS:
+        raise PrepareError(f"--confirm-faces must be one of {', '.join(CHECKS)}, not {opts.confirm_faces!r}")
     for source in opts.sources:
         if not os.path.exists(source):
             raise PrepareError(f"source {source} does not exist; pass a folder, zip, video or .tfrecords file")
@@ -390,23 +393,56 @@ def prepare(
     work_dir = opts.work_dir or work_dir
     report_dir = opts.report_dir or report_dir
     cache_dir = os.path.join(work_dir, "crops-" + opts.processing_key())
+    return _prepare_in(opts, log, start, work_dir, report_dir, cache_dir, made_work=not os.path.exists(work_dir))
+
+
+def _prepare_in(
+    opts: PrepareOptions,
+    log: Callable[[str], None],
+    start: float,
+    work_dir: str,
+    report_dir: str,
+    cache_dir: str,
+    made_work: bool,
+) -> PrepareResult:
+    try:
+        items = _checked_items(opts, log, work_dir, cache_dir)
+    except PrepareError:
+        if made_work:  # a request refused before any work leaves no side folder behind
+            shutil.rmtree(work_dir, ignore_errors=True)
+        raise
+    return _process(opts, log, start, items, report_dir, cache_dir)
+
+
+def _checked_items(opts: PrepareOptions, log: Callable[[str], None], work_dir: str, cache_dir: str) -> list[SourceItem]:
     os.makedirs(cache_dir, exist_ok=True)
     with open(os.path.join(cache_dir, "options.json"), "w") as f:
         json.dump(asdict(opts), f, indent=1, default=list)
 
     if opts.labels not in (None, "none", "folders"):
-        load_label_table(opts.labels)  # a broken label file should stop us before hours of work
+        _label_table(opts.labels)  # a broken label file should stop us before hours of work
     if opts.mode in FACE_MODES:
         try:
             detector = _detector(opts.detector)  # fail fast (and say what to install) before the batch
+            check = _face_check(opts.confirm_faces)
         except DetectorUnavailable as exc:
             raise PrepareError(str(exc)) from None
-        log(f"face detector: {detector.name}")
+        log(f"face detector: {detector.name}; each face confirmed by: {check.name if check else 'nothing (--confirm-faces=off)'}")
 
     items = _list_items(opts, work_dir)
     if not items:
         raise PrepareError(f"no files found in {', '.join(opts.sources)}")
+    return items
 
+
+def _process(
+    opts: PrepareOptions,
+    log: Callable[[str], None],
+    start: float,
+    items: list[SourceItem],
+    report_dir: str,
+    cache_dir: str,
+) -> PrepareResult:
     results: list[tuple[SourceItem, dict[str, Any]]] = []
     produced = 0
     try:
@@ -435,6 +471,71 @@ def prepare(
     return _pack(opts, results, cache_dir, report_dir, start, len(items), log)
 
 
+def _skip_entry(item: SourceItem, reason: str) -> dict[str, Any]:
+    return {"source": item.name, "path": display_name(item.origin or item.path), "reason": reason}
+
+
+def _read_png(path: str) -> np.ndarray:
+    try:
+        with PIL.Image.open(path) as img:
+            return np.asarray(img.convert("RGB"))
+    except OSError:
+        return np.zeros((96, 96, 3), np.uint8)  # a cache file removed meanwhile: a blank thumbnail
+
+
+def _label_table(path: str) -> dict[str, Any]:
+    try:
+        table = load_label_table(path)
+    except LabelError as exc:
+        raise PrepareError(str(exc)) from None
+    problem = inconsistency(list(table.values()))
+    if problem:
+        raise PrepareError(f"label file {path} mixes {problem}; use one kind of label")
+    return table
+
+
+Kept = tuple[SourceItem, dict[str, Any], dict[str, Any]]
+
+
+def _assign_labels(
+    opts: PrepareOptions,
+    kept: list[Kept],
+) -> tuple[list[tuple[SourceItem, dict[str, Any], dict[str, Any], Any]], list[dict[str, Any]], list[str]]:
+    """(item, record, output, label) for each image that stays, report entries, class names (--labels=folders)."""
+    notes: list[dict[str, Any]] = []
+    classes: list[str] = []
+    labelled = []
+    if opts.labels == "folders":
+        classes = sorted({item.label_key.split("/")[0] for item, _, _ in kept if "/" in item.label_key})
+    table = _label_table(opts.labels) if opts.labels not in (None, "none", "folders") else None
+    for item, record, out in kept:
+        if opts.labels == "folders":
+            if "/" not in item.label_key:
+                notes.append(_skip_entry(item, "not inside a class sub-folder (needed by --labels=folders)"))
+                continue
+            label: Any = classes.index(item.label_key.split("/")[0])
+        elif table is not None:
+            label = lookup_label(table, item.label_key)
+            if label is None:
+                notes.append(_skip_entry(item, f"no label for it in {opts.labels}"))
+                continue
+        elif opts.labels == "none":
+            label = None
+        else:
+            label = item.label
+        labelled.append((item, record, out, label))
+    if opts.labels is None and labelled and any(x[3] is not None for x in labelled):
+        # Labels the source carries are all-or-nothing: say why they were not used instead of dropping them quietly.
+        missing = [x[0].name for x in labelled if x[3] is None]
+        problem = inconsistency([x[3] for x in labelled if x[3] is not None])
+        if missing or problem:
+            why = problem or f"{len(missing)} of {len(labelled)} images have no usable label (e.g. {missing[0]})"
+            notes.append({"source": "(labels)", "path": "", "reason": f"the source's labels are not used: {why}; "
+                          "the dataset is written without labels (fix the source's dataset.json, or pass --labels)"})
+            labelled = [(a, b, c, None) for a, b, c, _ in labelled]
+    return labelled, notes, classes
+
+
 def _pack(
     opts: PrepareOptions,
     results: list[tuple[SourceItem, dict[str, Any]]],
@@ -445,39 +546,24 @@ def _pack(
     log: Callable[[str], None],
 ) -> PrepareResult:
     skipped: list[dict[str, Any]] = []
+    rejected: list[dict[str, Any]] = []
+    thumbs_rejected: list[np.ndarray] = []
     kept: list[tuple[SourceItem, dict[str, Any], dict[str, Any]]] = []
     for item, record in results:
         for reason in record["reasons"]:
-            skipped.append({"source": item.name, "path": item.origin or item.path, "reason": reason})
+            skipped.append(_skip_entry(item, reason))
+        for box in record.get("rejected", []):
+            rejected.append({"source": item.name, "source_path": display_name(item.origin or item.path),
+                             **{k: v for k, v in box.items() if k != "file"}})
+            if len(thumbs_rejected) < 400:  # as many as the page shows
+                thumbs_rejected.append(_read_png(os.path.join(cache_dir, box["file"])))
         for out in record["outputs"]:
             kept.append((item, record, out))
     if opts.max_images is not None:
         kept = kept[: opts.max_images]
 
-    # Labels.
-    label_table = load_label_table(opts.labels) if opts.labels not in (None, "none", "folders") else None
-    classes: list[str] = []
-    if opts.labels == "folders":
-        classes = sorted({item.label_key.split("/")[0] for item, _, _ in kept if "/" in item.label_key})
-    labelled = []
-    for item, record, out in kept:
-        if opts.labels == "folders":
-            if "/" not in item.label_key:
-                skipped.append({"source": item.name, "path": item.path, "reason": "not inside a class sub-folder (needed by --labels=folders)"})
-                continue
-            label: Any = classes.index(item.label_key.split("/")[0])
-        elif label_table is not None:
-            label = _lookup_label(label_table, item.label_key)
-            if label is None:
-                skipped.append({"source": item.name, "path": item.path, "reason": f"no label for it in {opts.labels}"})
-                continue
-        elif opts.labels == "none":
-            label = None
-        else:
-            label = item.label
-        labelled.append((item, record, out, label))
-    if opts.labels is None and any(x[3] is None for x in labelled):
-        labelled = [(a, b, c, None) for a, b, c, _ in labelled]  # partial source labels: unlabelled dataset
+    labelled, label_notes, classes = _assign_labels(opts, kept)
+    skipped.extend(label_notes)
 
     # Near-duplicates (same photo twice inflates memorisation).
     hashes = [int(out["dhash"], 16) for _, _, out, _ in labelled]
@@ -492,7 +578,7 @@ def _pack(
         for i, j, d in pairs
     ]
     for j in sorted(drop):
-        skipped.append({"source": labelled[j][0].name, "path": labelled[j][0].path, "reason": "near-duplicate (dropped by --drop-duplicates)"})
+        skipped.append(_skip_entry(labelled[j][0], "near-duplicate (dropped by --drop-duplicates)"))
     labelled = [x for k, x in enumerate(labelled) if k not in drop]
 
     channels = int(opts.channels) if opts.channels != "auto" else (1 if labelled and all(r["grayscale"] for _, r, _, _ in labelled) else 3)
@@ -511,7 +597,7 @@ def _pack(
                 name = writer.add(pixels, label)
                 if len(thumbs) < 400:
                     thumbs.append(np.asarray(PIL.Image.fromarray(pixels).resize((128, 128), PIL.Image.Resampling.BOX)))
-                entry = {"image": name, "source": item.name, "source_path": item.origin or item.path, "label": label}
+                entry = {"image": name, "source": item.name, "source_path": display_name(item.origin or item.path), "label": label}
                 entry.update({k: v for k, v in out.items() if k != "file"})
                 entry["transform"] = {
                     "mode": opts.mode, "resolution": opts.resolution, "resize_filter": opts.resize_filter,
@@ -526,6 +612,7 @@ def _pack(
         "source_files": num_items,
         "skipped": len(skipped),
         "near_duplicate_pairs": len(duplicates),
+        "rejected_face_boxes": len(rejected) if opts.mode in FACE_MODES else None,
         "mode": opts.mode,
         "resolution": opts.resolution,
         "channels": channels,
@@ -533,9 +620,11 @@ def _pack(
         "cached_files": sum(1 for _, r in results if r.get("cached")),
         "seconds": round(time.time() - start, 1),
     }
-    report = write_report(report_dir, f"Dataset {os.path.basename(opts.dest)}", summary, entries, thumbs, skipped, duplicates)
+    report = write_report(report_dir, f"Dataset {os.path.basename(opts.dest)}", summary, entries, thumbs, skipped, duplicates,
+                          rejected=rejected, rejected_thumbs=thumbs_rejected)
     log(
         f"{len(entries)} images -> {dest_path or '(nothing written)'}; {len(skipped)} skipped; "
-        f"{len(duplicates)} near-duplicate pair{'' if len(duplicates) == 1 else 's'}; report: {report['html']}"
+        + (f"{len(rejected)} face boxes rejected; " if rejected else "")
+        + f"{len(duplicates)} near-duplicate pair{'' if len(duplicates) == 1 else 's'}; report: {report['html']}"
     )
     return PrepareResult(dest_path, len(entries), skipped, report, duplicates, time.time() - start)

@@ -94,8 +94,10 @@ def write_html(
     thumbs: list[np.ndarray],
     skipped: list[dict[str, Any]],
     duplicates: list[dict[str, Any]],
+    rejected: list[dict[str, Any]] | None = None,
+    rejected_thumbs: list[np.ndarray] | None = None,
 ) -> None:
-    """Self-contained page (thumbnails embedded) to eyeball the crops and read the skip reasons."""
+    """Self-contained page (thumbnails embedded) to eyeball the crops, the rejected face boxes and the skip reasons."""
     e = html.escape
     parts = [
         "<!doctype html><meta charset='utf-8'>",
@@ -114,6 +116,14 @@ def write_html(
             f"{e(entry['source'])}</figcaption></figure>"
         )
     parts.append("</div>")
+    if rejected:
+        parts.append(f"<h2>Rejected face boxes ({len(rejected)})</h2><div>")
+        for box, pixels in zip(rejected, rejected_thumbs or []):
+            parts.append(
+                f"<figure title='{e(box['reason'])}'><img src='{_thumb_data_uri(pixels)}'><figcaption>{e(box['source'])} "
+                f"{e(str(box['box']))}<br>{e(box['reason'])}</figcaption></figure>"
+            )
+        parts.append("</div>")
     if duplicates:
         parts.append(f"<h2>Near-duplicates ({len(duplicates)} pairs)</h2><table><tr><th>image</th><th>image</th><th>bits</th></tr>")
         for d in duplicates:
@@ -123,7 +133,8 @@ def write_html(
     for s in skipped:
         parts.append(f"<tr><td>{e(s['source'])}</td><td>{e(s['reason'])}</td></tr>")
     parts.append("</table>")
-    atomic_write_bytes(path, "\n".join(parts).encode("utf-8"))
+    # Names are sanitised upstream; 'replace' keeps one odd character from costing the whole page.
+    atomic_write_bytes(path, "\n".join(parts).encode("utf-8", "replace"))
 
 
 def write_report(
@@ -135,10 +146,16 @@ def write_report(
     skipped: list[dict[str, Any]],
     duplicates: list[dict[str, Any]],
     sheet_max: int = 400,
+    rejected: list[dict[str, Any]] | None = None,
+    rejected_thumbs: list[np.ndarray] | None = None,
 ) -> dict[str, str]:
-    """manifest.json, skipped.json, contact_sheet.png (first `sheet_max` crops) and index.html."""
+    """manifest.json, skipped.json, contact_sheet.png (first `sheet_max` crops) and index.html.
+
+    `rejected`: face boxes the detector found but the confirming check turned down (manifest
+    'rejected_faces', with thumbnails in the page)."""
     os.makedirs(report_dir, exist_ok=True)
-    manifest = {"summary": summary, "images": entries, "skipped": skipped, "near_duplicates": duplicates}
+    manifest = {"summary": summary, "images": entries, "skipped": skipped, "near_duplicates": duplicates,
+                "rejected_faces": rejected or []}
     paths = {
         "manifest": os.path.join(report_dir, "manifest.json"),
         "skipped": os.path.join(report_dir, "skipped.json"),
@@ -152,5 +169,6 @@ def write_report(
         buf = io.BytesIO()
         sheet.save(buf, format="PNG")
         atomic_write_bytes(paths["contact_sheet"], buf.getvalue())
-    write_html(paths["html"], title, summary, entries[:sheet_max], thumbs[:sheet_max], skipped, duplicates)
+    write_html(paths["html"], title, summary, entries[:sheet_max], thumbs[:sheet_max], skipped, duplicates,
+               (rejected or [])[:sheet_max], (rejected_thumbs or [])[:sheet_max])
     return paths

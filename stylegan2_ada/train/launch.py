@@ -47,6 +47,10 @@ def dataset_info(path: str | None, seed: int = 0) -> DatasetInfo:
         ds = ImageDataset(path, use_labels=True, random_seed=seed)
     except DatasetError as exc:
         raise UserError(f"--data: {exc}") from None
+    try:
+        ds.check_images()  # what the run would find image by image: a dry run fails on it too
+    except DatasetError as exc:
+        raise UserError(f"--data: {exc}") from None
     info = DatasetInfo(
         path=os.path.abspath(path),
         name=ds.name,

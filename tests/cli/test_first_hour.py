@@ -99,6 +99,11 @@ def test_the_users_inputs_are_checked_first(inputs: dict[str, Path], tmp_path: P
     assert "--target=missing.jpg: no such file" in line
     line = one_error(cli("train", "--data=nope.zip", f"--outdir={tmp_path}"))
     assert "--data=nope.zip: no such file or folder" in line
+    # An empty photo folder: refused, and no side folder (DEST_work) left behind.
+    (tmp_path / "empty").mkdir()
+    line = one_error(cli("prepare", f"--source={tmp_path / 'empty'}", f"--dest={tmp_path / 'out' / 'd.zip'}"))
+    assert "no files found" in line
+    assert not (tmp_path / "out" / "d_work").exists()
 
 
 def test_the_top_level_help_lists_the_workflow(tmp_path: Path) -> None:
@@ -118,10 +123,12 @@ def test_the_top_level_help_lists_the_workflow(tmp_path: Path) -> None:
 
 
 def test_log_txt_holds_everything_printed_and_a_failed_start_leaves_no_folder(inputs, tmp_path: Path) -> None:
+    def train_argv(data: Path, out: Path) -> list[str]:
+        return ["train", f"--data={data}", f"--outdir={out}", "--cbase=256", "--cmax=16", "--map-depth=2",
+                "--batch=4", "--mbstd-group=2", "--kimg=0.004", "--fp32=1", "--device=cpu", "--grid=2x2"]
+
     out = tmp_path / "runs"
-    argv = ["train", f"--data={inputs['data']}", f"--outdir={out}", "--cbase=256", "--cmax=16", "--map-depth=2",
-            "--batch=4", "--mbstd-group=2", "--kimg=0.004", "--fp32=1", "--device=cpu", "--grid=2x2"]
-    proc = cli(*argv)
+    proc = cli(*train_argv(inputs["data"], out))
     assert proc.returncode == 0, proc.stderr[-2000:]
     (run,) = out.iterdir()
     log = (run / "log.txt").read_text()
@@ -132,16 +139,27 @@ def test_log_txt_holds_everything_printed_and_a_failed_start_leaves_no_folder(in
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "ignoring --gamma" in (run / "log.txt").read_text()
 
-    # A dataset whose last image has another size: the run stops before its first snapshot, and says so.
-    mixed = tmp_path / "mixed.zip"
-    with zipfile.ZipFile(inputs["data"]) as src, zipfile.ZipFile(mixed, "w") as dst:
-        for item in src.infolist():
-            dst.writestr(item, src.read(item))
-        buf = io.BytesIO()
-        PIL.Image.fromarray(np.zeros((32, 32, 3), np.uint8)).save(buf, "PNG")
-        dst.writestr("00000/img00000004.png", buf.getvalue())
+    # A dataset whose last image has another size: the dry run finds it, as the run would.
+    def dataset_with(name: str, last: bytes) -> Path:
+        path = tmp_path / name
+        with zipfile.ZipFile(inputs["data"]) as src, zipfile.ZipFile(path, "w") as dst:
+            for item in src.infolist():
+                dst.writestr(item, src.read(item))
+            dst.writestr("00000/img00000004.png", last)
+        return path
+
+    buf = io.BytesIO()
+    PIL.Image.fromarray(np.zeros((32, 32, 3), np.uint8)).save(buf, "PNG")
+    mixed = dataset_with("mixed.zip", buf.getvalue())
     out2 = tmp_path / "runs2"
-    proc = cli(*[a.replace(str(inputs["data"]), str(mixed)).replace(str(out), str(out2)) for a in argv])
-    assert "expected [3, 16, 16]" in one_error(proc)
-    assert "removed" in proc.stdout + proc.stderr
-    assert not any(out2.iterdir()) if out2.exists() else True
+    assert "expected [3, 16, 16]" in one_error(cli(*train_argv(mixed, out2), "-n"))
+    assert not out2.exists()
+    # An image whose header is fine but whose pixels are cut off: the run stops before its first snapshot,
+    # removes the folder it made, and says so.
+    buf = io.BytesIO()
+    PIL.Image.fromarray((np.random.RandomState(9).rand(16, 16, 3) * 255).astype(np.uint8)).save(buf, "PNG")
+    cut = dataset_with("cut.zip", buf.getvalue()[: len(buf.getvalue()) // 2])
+    proc = cli(*train_argv(cut, out2))
+    assert "cannot decode 00000/img00000004.png" in one_error(proc)
+    assert "The run stopped before its first snapshot: removed" in proc.stdout + proc.stderr
+    assert not out2.exists() or not any(out2.iterdir())

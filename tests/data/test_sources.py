@@ -36,7 +36,10 @@ def test_zip_source_keeps_its_nvidia_labels(tmp_path: Path) -> None:
         zf.writestr("__MACOSX/imgs/._0.png", b"resource fork junk")
         zf.writestr("dataset.json", json.dumps({"labels": [[f"imgs/{i}.png", [i * 1.0, 2.0]] for i in range(4)]}))
     result = prepare(_opts(tmp_path, src), log=lambda _: None)
-    assert result.num_images == 4 and result.skipped == []
+    assert result.num_images == 4
+    reasons = {s["source"]: s["reason"] for s in result.skipped}  # nothing vanishes without a word
+    assert reasons == {"__MACOSX/imgs/._0.png": "macOS archive metadata folder (__MACOSX), not read",
+                       "dataset.json": "the source's label file, not an image (4 labels read)"}
     ds = ImageDataset(str(tmp_path / "out.zip"), use_labels=True)
     assert ds.label_dim == 2 and ds[3][1].tolist() == [3.0, 2.0]
     with zipfile.ZipFile(src) as zf:

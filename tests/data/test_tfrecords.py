@@ -111,14 +111,57 @@ def test_grayscale_tfrecords_stay_one_channel(tmp_path: Path) -> None:
     assert not ds.has_labels
 
 
-def test_damaged_tfrecords_give_a_clear_error(tmp_path: Path) -> None:
+def test_damaged_tfrecords_keep_the_good_records(tmp_path: Path) -> None:
+    """A truncated tail costs only the record it cuts; a file with no record at all is a clear error."""
     path = tmp_path / "broken-r04.tfrecords"
     _write_tfrecords(path, [np.zeros((3, 16, 16), np.uint8)] * 2)
     path.write_bytes(path.read_bytes()[:-100])
     opts = PrepareOptions(sources=[str(path)], dest=str(tmp_path / "o.zip"), resolution=16, mode="resize", workers=1, progress=False)
-    with pytest.raises(PrepareError, match="truncated"):
-        prepare(opts, log=lambda _: None)
+    result = prepare(opts, log=lambda _: None)
+    assert result.num_images == 1
+    (skip,) = result.skipped
+    assert skip["source"].startswith("broken-r04.tfrecords@") and "the file ends inside this record" in skip["reason"]
     (tmp_path / "notrec-r04.tfrecords").write_bytes(b"hello world, not a record at all")
     opts.sources = [str(tmp_path / "notrec-r04.tfrecords")]
     with pytest.raises(PrepareError, match="not a TFRecord"):
         prepare(opts, log=lambda _: None)
+
+
+def _corrupt_records(path: Path, images: list[np.ndarray]) -> dict[int, str]:
+    """Damage some records of a written file in place; returns {record index: expected reason words}."""
+    data = bytearray(path.read_bytes())
+    starts, pos = [], 0
+    while pos < len(data):
+        starts.append(pos)
+        pos += 16 + struct.unpack("<Q", data[pos : pos + 8])[0]
+    data[starts[1] + 12 + 400] ^= 0xFF  # a pixel byte: only the data CRC can tell
+    data[starts[3] : starts[3] + 8] = b"\xde\xad\xbe\xef" * 2  # the length field: framing lost
+    garbage = b"\x0a\x05\xff\xff\xff\xff\xff"  # valid CRC, but not a tf.train.Example
+    record = bytes(garbage) + bytes(len(data[starts[5] + 12 : starts[6] - 4]) - len(garbage))
+    data[starts[5] + 12 : starts[6] - 4] = record
+    data[starts[6] - 4 : starts[6]] = struct.pack("<I", _masked(record))
+    path.write_bytes(bytes(data[: starts[6] + 700]))  # the last record is cut short
+    return {1: "CRC-32C mismatch", 3: "broken record framing", 5: "not a valid tf.train.Example", 6: "ends inside this record"}
+
+
+def test_one_bad_record_costs_only_itself_and_labels_stay_matched(tmp_path: Path) -> None:
+    rng = np.random.default_rng(3)
+    images = [rng.integers(0, 256, size=(3, 32, 32), dtype=np.uint8) for _ in range(7)]
+    root = tmp_path / "tf"
+    root.mkdir()
+    _write_tfrecords(root / "mydata-r05.tfrecords", images)
+    with open(root / "mydata-rxx.labels", "wb") as f:
+        np.save(f, np.eye(7, dtype=np.float32))  # record i has class i
+    expected = _corrupt_records(root / "mydata-r05.tfrecords", images)
+    opts = PrepareOptions(sources=[str(root)], dest=str(tmp_path / "out.zip"), resolution=32, mode="resize", workers=2, progress=False)
+    result = prepare(opts, log=lambda _: None)
+    assert result.num_images == 3
+    reasons = [s["reason"] for s in result.skipped]
+    assert len(reasons) == 4
+    for words in expected.values():
+        assert sum(words in r for r in reasons) == 1, (words, reasons)
+    assert "the records around them are used" in next(r for r in reasons if "framing" in r)
+    ds = ImageDataset(str(tmp_path / "out.zip"), use_labels=True)
+    for k, i in enumerate((0, 2, 4)):  # record 4 comes after the lost record 3: still pixel-exact, still class 4
+        pixels, label = ds[k]
+        assert np.array_equal(pixels, images[i]) and int(label.argmax()) == i

@@ -48,3 +48,22 @@ def test_the_images_written_before_the_disk_filled_are_whole(tiny_nets, tmp_path
     result = run_on_small_disk(mount, "48k", script_check)
     assert result["rc"] == 0, result["stderr"][-2000:]
     assert 0 < int(result["stdout"].split()[-1]) < 200
+
+
+def test_prepare_on_a_full_disk(tmp_path: Path) -> None:
+    import numpy as np
+    import PIL.Image
+
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for i in range(40):  # noise does not compress: 40 x 64x64 RGB PNGs are far more than the disk holds
+        PIL.Image.fromarray((np.random.RandomState(i).rand(64, 64, 3) * 255).astype(np.uint8)).save(photos / f"{i}.png")
+    mount = tmp_path / "disk"
+    argv = [sys.executable, "-m", "stylegan2_ada.cli", "prepare", f"--source={photos}", f"--dest={mount}/d.zip",
+            "--mode=resize", "--resolution=64", "--no-progress", f"--work-dir={tmp_path / 'work'}",
+            f"--report-dir={tmp_path / 'report'}"]
+    result = run_on_small_disk(mount, "64k", argv)
+    errors = [line for line in result["stderr"].splitlines() if line.startswith("error:")]
+    assert result["rc"] == 2 and "Traceback" not in result["stderr"], result["stderr"][-2000:]
+    assert len(errors) == 1 and errors[0].startswith("error: the disk is full"), result["stderr"][-2000:]
+    assert result["files"] == []  # no .d.zip.tmp-PID, no partial zip

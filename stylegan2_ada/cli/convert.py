@@ -47,7 +47,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         choices=tuple(FLAVOURS),
         default="stylegan2-ada-pytorch",
         help="for a .pkl: whose code will load it, NVlabs/stylegan2-ada-pytorch or NVlabs/stylegan3 "
-        "(its --cfg=stylegan2 networks) [default: stylegan2-ada-pytorch]",
+        "(its --cfg=stylegan2 networks) (default: stylegan2-ada-pytorch)",
     )
     parser.add_argument("--outdir", default=None, metavar="DIR", help="write <network name>.safetensors into DIR instead of --dest")
     parser.add_argument(

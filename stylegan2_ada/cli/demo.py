@@ -24,14 +24,14 @@ PORTRAITS = ("0-f1-su-ph.jpg", "0-f15-hao-ph.jpg", "15-f13-anc-ph.jpg", "45-m7-d
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--outdir", default="demo", help="everything goes here [default: demo]")
-    parser.add_argument("--resolution", type=int, default=32, help="training resolution [default: 32]")
-    parser.add_argument("--kimg", type=float, default=4, help="training length in thousands of images [default: 4]")
-    parser.add_argument("--cbase", type=int, default=2048, help="network width (NVIDIA: 32768) [default: 2048]")
-    parser.add_argument("--cmax", type=int, default=64, help="max channels (NVIDIA: 512) [default: 64]")
-    parser.add_argument("--batch", type=int, default=16, help="batch size [default: 16]")
-    parser.add_argument("--every-nth-frame", type=int, default=2, help="video frames to keep [default: 2]")
-    parser.add_argument("--device", default=None, help="auto, cuda, cpu, mps [default: auto]")
+    parser.add_argument("--outdir", default="demo", help="everything goes here (default: demo)")
+    parser.add_argument("--resolution", type=int, default=32, help="training resolution (default: 32)")
+    parser.add_argument("--kimg", type=float, default=4, help="training length in thousands of images (default: 4)")
+    parser.add_argument("--cbase", type=int, default=2048, help="network width (NVIDIA: 32768) (default: 2048)")
+    parser.add_argument("--cmax", type=int, default=64, help="max channels (NVIDIA: 512) (default: 64)")
+    parser.add_argument("--batch", type=int, default=16, help="batch size (default: 16)")
+    parser.add_argument("--every-nth-frame", type=int, default=2, help="video frames to keep (default: 2)")
+    parser.add_argument("--device", default=None, help="auto, cuda, cpu, mps (default: auto)")
 
 
 def _step(title: str, argv: list[str]) -> None:

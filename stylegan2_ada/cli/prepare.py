@@ -25,7 +25,7 @@ def add_arguments(parser: argparse.ArgumentParser, default_mode: str = "align") 
     io.add_argument("--dest", required=True, metavar="PATH",
                     help="output dataset: NAME.zip (uncompressed) or a folder")
     io.add_argument("--resolution", default=None, metavar="N|WxH",
-                    help="output size, a power of two (default 1024); WxH with H<W for center-crop-wide")
+                    help="output size, a power of two (default: 1024); WxH with H<W for center-crop-wide")
     io.add_argument("--width", type=int, default=None, help=argparse.SUPPRESS)  # NVIDIA's spelling
     io.add_argument("--height", type=int, default=None, help=argparse.SUPPRESS)
     io.add_argument("--max-images", type=int, default=None, metavar="N", help="stop after N output images")
@@ -35,13 +35,13 @@ def add_arguments(parser: argparse.ArgumentParser, default_mode: str = "align") 
                     help="class labels: 'folders' (sub-folder names), a CSV (name,label) or JSON file, "
                          "'none'; default keeps labels the source carries (dataset.json, -rxx.labels)")
     io.add_argument("--every-nth-frame", type=int, default=10, metavar="N", help="videos: keep every Nth frame")
-    io.add_argument("--work-dir", default=None, help="cache of processed crops (default DEST_work/); re-runs reuse it")
-    io.add_argument("--report-dir", default=None, help="manifest, skipped list, contact sheet (default DEST_report/)")
+    io.add_argument("--work-dir", default=None, help="cache of processed crops (default: DEST_work/); re-runs reuse it")
+    io.add_argument("--report-dir", default=None, help="manifest, skipped list, contact sheet (default: DEST_report/)")
 
     tr = parser.add_argument_group("transform")
     tr.add_argument("--mode", choices=MODES, default=None,
                     help=f"align = FFHQ face alignment, crop = face box + margin, or a whole-image transform "
-                         f"(default {default_mode})")
+                         f"(default: {default_mode})")
     tr.add_argument("--transform", choices=("center-crop", "center-crop-wide"), default=None,
                     help="NVIDIA's flag: same as --mode center-crop / center-crop-wide")
     tr.add_argument("--resize-filter", choices=("lanczos", "box"), default="lanczos",
@@ -50,9 +50,9 @@ def add_arguments(parser: argparse.ArgumentParser, default_mode: str = "align") 
                     help="fill for letterboxing and for --padding=color (name, #rrggbb or r,g,b)")
     tr.add_argument("--background", default="white", metavar="COLOR",
                     help="colour behind transparent pixels (RGBA, palette transparency)")
-    tr.add_argument("--max-pixels", type=int, default=None, help="refuse images above this many pixels (default 250M)")
+    tr.add_argument("--max-pixels", type=int, default=None, help="refuse images above this many pixels (default: 250M)")
     tr.add_argument("--min-image-size", type=int, default=None, metavar="PX",
-                    help="skip images whose shorter side is smaller (default min(64, resolution))")
+                    help="skip images whose shorter side is smaller (default: min(64, resolution))")
 
     fc = parser.add_argument_group("faces (modes align and crop)")
     fc.add_argument("--faces", choices=("all", "largest"), default="all", help="one crop per face, or only the largest")

@@ -175,16 +175,16 @@ class Flag:
         return self.name.removeprefix("--").replace("-", "_")
 
     def default_text(self) -> str | None:
-        """'[default: ...]' for the help, from the field's default (or default_note)."""
+        """'(default: ...)' for the help, from the field's default (or default_note)."""
         if not self.show_default:
             return None
         if self.default_note is not None:
-            return f"[default: {self.default_note}]"
+            return f"(default: {self.default_note})"
         if self.field is None:
             return None
         value = DEFAULTS[self.field]
         text = "none" if value in ((), None) else f"{value:g}" if isinstance(value, float) else str(value)
-        return f"[default: {text}]"
+        return f"(default: {text})"
 
 
 _METRICS_HELP = (

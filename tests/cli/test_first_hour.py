@@ -118,6 +118,7 @@ def test_the_top_level_help_lists_the_workflow(tmp_path: Path) -> None:
         assert len(description) > 20 and "\n" not in description
         sub = cli(name, "--help").stdout
         assert description[1:30] in sub, name  # each command's help opens with its description
+        assert "[default" not in sub and "(default " not in sub, name  # defaults written one way: (default: X)
     metrics = cli("metrics", "--help").stdout
     assert "fid{N}k_full" in metrics and "kid50k_full" in metrics and "fractional" in metrics
 

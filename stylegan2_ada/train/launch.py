@@ -165,6 +165,10 @@ def train_here(plan: RunPlan, env: Any, preamble: str = "") -> None:
                 print(f"Removed {path.name}, a partial write of an interrupted run")
     try:
         training_loop(plan.opts, plan.run_dir, env, plan.continue_from)
+        if env.world > 1:
+            import torch.distributed as dist
+
+            dist.barrier()  # no process tears the group down while rank 0 still writes the last snapshot
     except BaseException:
         if tee is not None:
             tee.close()

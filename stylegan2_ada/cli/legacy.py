@@ -119,21 +119,7 @@ def _run_generate(argv: list[str], prog: str) -> int:
 
         a = dvschultz_parser(prog).parse_args(argv[1:])
         noise_mode = a.noise_mode or ("fixnoise" if a.fixnoise else "seed")
-        return generate_cli.run_generate(
-            network=a.network,
-            outdir=a.outdir,
-            seeds=a.seeds,
-            truncation_psi=a.truncation_psi,
-            truncation_cutoff=a.truncation_cutoff,
-            class_idx=a.class_idx,
-            noise_mode=noise_mode,
-            batch_size=a.batch_size,
-            grid=a.grid,
-            device=a.device,
-            precision=a.precision,
-            save_vectors=a.save_vectors,
-            compile=a.compile,
-        )
+        return generate_cli.run_generate(**_generate_flags(a), noise_mode=noise_mode, save_vectors=a.save_vectors)
     from . import generate as generate_cli
 
     a = nvlabs_parser(prog).parse_args(argv)
@@ -141,22 +127,18 @@ def _run_generate(argv: list[str], prog: str) -> int:
         raise UserError("give either --projected-w or --dlatents, not both")
     tf_ws = a.dlatents is not None
     return generate_cli.run_generate(
-        network=a.network,
-        outdir=a.outdir,
-        seeds=a.seeds,
-        truncation_psi=a.truncation_psi,
-        truncation_cutoff=a.truncation_cutoff,
-        class_idx=a.class_idx,
+        **_generate_flags(a),
         noise_mode=a.noise_mode,
         projected_w=a.dlatents if tf_ws else a.projected_w,
         ws_key="dlatents" if tf_ws else "w",
         ws_prefix="dlatent" if tf_ws else "proj",
-        batch_size=a.batch_size,
-        grid=a.grid,
-        device=a.device,
-        precision=a.precision,
-        compile=a.compile,
     )
+
+
+def _generate_flags(a: argparse.Namespace) -> dict:
+    """run_generate's arguments that both generate.py forms take from flags of the same names."""
+    names = ("network", "outdir", "seeds", "truncation_psi", "truncation_cutoff", "class_idx", "batch_size", "grid")
+    return {name: getattr(a, name) for name in names + ("device", "precision", "compile")}
 
 
 # --- dvschultz's generate.py video sub-commands ------------------------------------------------------

@@ -4,30 +4,42 @@
     python benchmarks/generate_speed.py --res 256 --batch 4 --iters 3 --device cpu
     python benchmarks/generate_speed.py --res 256 --compare-nvidia=/path/to/stylegan2-ada-pytorch
     python benchmarks/generate_speed.py --res 256 --try-speedups   # variants timed side by side
+    OMP_NUM_THREADS=1 python benchmarks/generate_speed.py --res 256 --batch 4 --iters 1 --rounds 5 --threads 1 \
+        --device cpu --fast=on,compile --compare-nvidia=/path/to/stylegan2-ada-pytorch
 
 --compare-nvidia imports NVIDIA's Generator from that checkout at run time (nothing of theirs lives in this
 repository), loads the same weights into it, times it in the same run and reports the largest pixel
 difference of the two outputs on the uint8 scale (x/255). NVIDIA's reference on one H100 (REFERENCE.md):
 795 img/s at 256, 291 img/s at 1024 (stylegan2 preset, batch 32, const noise).
+
+--fast times the generate command's fast path (tools.render.renderer: `on` the fast ops, `compile` the fast
+ops compiled, its compile time reported from the warm-up). Variants take turns for --rounds rounds; the
+median per variant is reported with the speed-up over NVIDIA's median, and the achieved GFLOP/s of one
+batch (FLOPs counted with torch's FlopCounterMode) against a plain 3x3 conv2d at the top resolution.
 """
 
 from __future__ import annotations
 
 import argparse
 import platform
+import statistics
 import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import torch
+from flops import conv_peak, count_flops
 
 from stylegan2_ada.config import PRESETS, network_configs
 from stylegan2_ada.device import PRECISIONS, half_dtype_for, pick_device
 from stylegan2_ada.image_files import to_uint8
 from stylegan2_ada.nn import Generator
+from stylegan2_ada.nn.compiled import CompileReport
+from stylegan2_ada.tools.render import renderer
 from stylegan2_ada.tools.seeds import latents_for_seeds
 
 
@@ -106,21 +118,34 @@ def pixel_diff(a: torch.Tensor, b: torch.Tensor) -> int:
 
 def our_variants(args: argparse.Namespace) -> dict[str, dict]:
     """name -> options of one timed configuration of our generator."""
-    base = {"fused": None, "channels_last": False, "grad_mode": "inference", "compile": False}
+    base = {"fused": None, "channels_last": False, "grad_mode": "inference", "compile": False, "fast": None}
     variants = {"ours": base}
+    for mode in [m for m in args.fast.split(",") if m]:
+        variants[f"ours --fast={mode}"] = {**base, "fast": mode}
+        if mode == "compile" and args.cuda_graphs:
+            variants["ours --fast=compile +cudagraphs"] = {**base, "fast": mode, "cuda_graphs": True}
     if args.try_speedups:
         variants["fused=on"] = {**base, "fused": True}
         variants["fused=off"] = {**base, "fused": False}
         variants["no_grad"] = {**base, "grad_mode": "no_grad"}
         variants["channels_last"] = {**base, "channels_last": True}
     if args.compile:
-        variants["compile"] = {**base, "compile": True}
+        variants["torch.compile (reference ops)"] = {**base, "compile": True}
     return variants
 
 
 def make_runner(
     G: Generator, z: torch.Tensor, half_dtype: torch.dtype | None, opts: dict
 ) -> Callable[[], torch.Tensor]:
+    if opts["fast"] is not None:
+        # The generate command's own path (tools.render.renderer), as `--fast=MODE` runs it.
+        render = renderer(G, fast=opts["fast"], cuda_graphs=opts.get("cuda_graphs", False))
+
+        def run_fast() -> torch.Tensor:
+            with torch.inference_mode():
+                return render(z, None, 1, None, "const", half_dtype)
+
+        return run_fast
     net: torch.nn.Module = G
     if opts["channels_last"]:
         net = G.to(memory_format=torch.channels_last)
@@ -140,13 +165,13 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--res", type=int, nargs="+", default=[256, 1024], help="resolutions (default: 256 1024)")
     p.add_argument("--batch", type=int, default=32, help="images per forward pass (default: %(default)s)")
-    p.add_argument("--iters", type=int, default=10, help="timed forward passes (default: %(default)s)")
+    p.add_argument("--iters", type=int, default=10, help="timed forward passes per round (default: %(default)s)")
     p.add_argument("--warmup", type=int, default=2, help="untimed passes first (default: %(default)s)")
     p.add_argument(
         "--rounds",
         type=int,
         default=1,
-        help="time every variant this many times, interleaved, and keep the best (for a noisy shared machine)",
+        help="time every variant this many times, interleaved; the median is reported (for a shared machine)",
     )
     p.add_argument(
         "--cfg",
@@ -167,9 +192,17 @@ def main(argv: list[str] | None = None) -> int:
         help="also time NVIDIA's Generator from this stylegan2-ada-pytorch checkout",
     )
     p.add_argument(
+        "--fast",
+        default="on",
+        help="comma-separated --fast modes of the generate command to time besides the reference (on, compile; "
+        "'' for none; default: %(default)s)",
+    )
+    p.add_argument("--cuda-graphs", action="store_true", help="with compile on CUDA: also time CUDA-graph replay")
+    p.add_argument(
         "--try-speedups", action="store_true", help="also time fused/non-fused modconv, no_grad, channels_last"
     )
-    p.add_argument("--compile", action="store_true", help="also time torch.compile of the generator")
+    p.add_argument("--compile", action="store_true", help="also time torch.compile of the reference generator")
+    p.add_argument("--no-flops", action="store_true", help="skip the FLOP count and the conv throughput")
     args = p.parse_args(argv)
 
     if args.threads:
@@ -183,10 +216,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(
         f"# generate_speed  torch {torch.__version__}  device {device} ({name})  cfg {args.cfg}  batch {args.batch}  "
-        f"iters {args.iters}  warmup {args.warmup}  precision {args.precision} -> {half_dtype or 'fp32'}  noise const"
+        f"iters {args.iters}  warmup {args.warmup}  rounds {args.rounds}  precision {args.precision} -> "
+        f"{half_dtype or 'fp32'}  noise const  date {time.strftime('%Y-%m-%d %H:%M')}"
     )
-    print("| res | generator | img/s | ms/batch | CPU s/img | max abs pixel diff vs ours (x/255) |")
-    print("|---|---|---|---|---|---|")
+    rows = []
     for res in args.res:
         G = build_generator(args.cfg, res, device)
         z = latents_for_seeds(list(range(args.batch)), G.z_dim).to(device)
@@ -202,28 +235,55 @@ def main(argv: list[str] | None = None) -> int:
                     return nG(z, None, truncation_psi=1, noise_mode="const", force_fp32=half_dtype is None)
 
             runners["nvidia"] = run_nvidia
-        best: dict[str, float] = {}
-        best_cpu: dict[str, float] = {}
+        secs: dict[str, list[float]] = {label: [] for label in runners}
+        cpus: dict[str, list[float]] = {label: [] for label in runners}
         outputs: dict[str, torch.Tensor] = {}
-        for round_idx in range(args.rounds):  # interleaved, so that load from other processes hits every variant
+        for label, run in runners.items():  # warm-up, compiling included: reported, not timed
+            report = CompileReport()
+            start = time.perf_counter()
+            for _ in range(args.warmup):
+                outputs[label] = run()
+            synchronize(device)
+            if report.graphs:
+                print(f"  {res} {label}: warm-up {time.perf_counter() - start:.1f}s; {report.line()}", flush=True)
+        for _ in range(args.rounds):  # interleaved, so that load from other processes hits every variant
             for label, run in runners.items():
-                warmup = args.warmup if round_idx == 0 else 0
-                sec, cpu, outputs[label] = time_it(run, args.iters, warmup, device)
-                best[label] = min(best.get(label, float("inf")), sec)
-                best_cpu[label] = min(best_cpu.get(label, float("inf")), cpu)
+                sec, cpu, outputs[label] = time_it(run, args.iters, 0, device)
+                secs[label].append(sec)
+                cpus[label].append(cpu)
+        flops = peak = 0.0
+        if not args.no_flops:
+            flops = count_flops(runners["ours"])
+            top = min(G.cfg.channel_base // res, G.cfg.channel_max)
+            peak = conv_peak(args.batch, top, res, device, half_dtype or torch.float32, backward=False, repeats=2)
         reference = outputs["ours"]
-        for label, sec in best.items():
+        nvidia_sec = statistics.median(secs["nvidia"]) if "nvidia" in secs else None
+        for label in runners:
+            sec = statistics.median(secs[label])
             diff = "-" if label == "ours" else str(pixel_diff(outputs[label], reference))
             if label == "nvidia":
                 diff += f" (float {(outputs[label].float() - reference).abs().max().item():.2e})"
-            cpu_per_img = best_cpu[label] / args.batch
-            print(
-                f"| {res} | {label} | {args.batch / sec:.2f} | {sec * 1000:.0f} | {cpu_per_img:.2f} | {diff} |",
-                flush=True,
+            speedup = f"{nvidia_sec / sec:.2f}x" if nvidia_sec else "-"
+            achieved = flops / sec / 1e9 if flops else 0.0
+            rows.append(
+                f"| {res} | {label} | {args.batch / sec:.2f} | {sec * 1000:.0f} | {statistics.median(cpus[label]) / args.batch:.2f} "
+                f"| {speedup} | {achieved:.0f} ({achieved / peak:.0%}) | {diff} |"
+                if flops
+                else f"| {res} | {label} | {args.batch / sec:.2f} | {sec * 1000:.0f} | "
+                f"{statistics.median(cpus[label]) / args.batch:.2f} | {speedup} | - | {diff} |"
+            )
+        if flops:
+            rows.append(
+                f"| {res} | (one batch: {flops / 1e9:.0f} GFLOP; measured 3x3-conv throughput at {res}px: {peak:.0f} GFLOP/s) "
+                "| | | | | | |"
             )
         del G
         if device.type == "cuda":
             torch.cuda.empty_cache()
+    print("| res | generator | img/s (median) | ms/batch | CPU s/img | vs NVIDIA | GFLOP/s (of conv peak) | max abs pixel diff vs ours (x/255) |")
+    print("|---|---|---|---|---|---|---|---|")
+    for row in rows:
+        print(row, flush=True)
     return 0
 
 

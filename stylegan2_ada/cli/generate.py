@@ -7,7 +7,7 @@ import warnings
 
 from ..errors import UserError
 from ..tools.generate import NOISE_MODES, generate_images, load_ws, render_ws
-from ..tools.render import RenderSettings
+from ..tools.render import RENDER_FAST_MODES, RenderSettings
 from . import args as cli_args
 from .common import command_device, one_line_warnings, open_network
 
@@ -54,7 +54,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         compile=True,
         device_help="cuda, cuda:1, mps or cpu (default: best available)",
         precision_help="dtype of NVIDIA's fp16 layers (default: fp16 on CUDA, fp32 elsewhere)",
-        compile_help="torch.compile the network: slow start, faster for many images",
+        compile_help="torch.compile the network: slow start, faster for many images (= --fast=compile)",
+    )
+    parser.add_argument(
+        "--fast",
+        choices=RENDER_FAST_MODES,
+        default="off",
+        help="off: NVIDIA's exact pixels; on: the fast ops (pixels within 1/255); compile: the fast ops "
+        "compiled (slow start) [default: off]",
     )
 
 
@@ -75,6 +82,7 @@ def run_generate(
     precision: str = "auto",
     save_vectors: bool = False,
     compile: bool = False,
+    fast: str = "off",
 ) -> int:
     """What every generate command line does once its flags are read (also used by scripts/generate.py)."""
     with one_line_warnings():
@@ -107,6 +115,7 @@ def run_generate(
                 grid=grid,
                 save_vectors=save_vectors,
                 compile=compile,
+                fast=fast,
             )
     print(f"Wrote {len(paths)} file{'' if len(paths) == 1 else 's'} to {outdir}")
     return 0
@@ -127,4 +136,5 @@ def run(args: argparse.Namespace) -> int:
         device=args.device,
         precision=args.precision,
         compile=args.compile,
+        fast=args.fast,
     )

@@ -38,6 +38,13 @@ def add_arguments(parser: argparse.ArgumentParser, default_trunc: float = 1.0) -
         help="seeds of the columns, e.g. 55,821",
     )
     parser.add_argument(
+        "--col-network",
+        default=None,
+        metavar="NETWORK",
+        help="take the columns from this network (same architecture, e.g. the one --network was fine-tuned from); "
+        "mixed pictures are still drawn by --network (default: --network)",
+    )
+    parser.add_argument(
         "--styles",
         "--col-styles",
         dest="styles",
@@ -76,8 +83,9 @@ def run(args: argparse.Namespace) -> int:
 
     with one_line_warnings():
         G, dev = open_generator(args.network, args.device)
+        col_G = open_generator(args.col_network, args.device)[0] if args.col_network else None
         settings = cli_args.render_settings_from(args, dev)
-        result = style_mix(G, args.rows, args.cols, args.styles, args.outdir, settings)
+        result = style_mix(G, args.rows, args.cols, args.styles, args.outdir, settings, col_G=col_G)
         if args.save_ws:
             _write_ws(result, Path(args.outdir) / "ws.npz")
     print(f"Wrote {len(result.paths) + 1} images to {args.outdir} (grid.png and {{row}}-{{col}}.png)")

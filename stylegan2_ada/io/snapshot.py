@@ -70,8 +70,14 @@ def save_snapshot(
     path: str | Path,
     networks: dict[str, torch.nn.Module],
     metadata: dict[str, Any] | None = None,
+    weights_dtype: torch.dtype = torch.float32,
 ) -> Path:
-    """Writes `networks` (name -> Generator/Discriminator) to a .safetensors file plus a .json beside it."""
+    """Writes `networks` (name -> Generator/Discriminator) to a .safetensors file plus a .json beside it.
+
+    weights_dtype: float32 (snapshots) or float16 (half the size, for networks shipped in the package; floating
+    buffers follow, integer ones stay as they are). Loading turns every weight back into float32."""
+    if weights_dtype not in (torch.float32, torch.float16, torch.bfloat16):
+        raise ValueError(f"weights_dtype must be float32, float16 or bfloat16, not {weights_dtype}")
     path = Path(path)
     if path.suffix != ".safetensors":
         path = path.with_suffix(".safetensors")
@@ -83,7 +89,8 @@ def save_snapshot(
         configs[name] = _config_of(module)
         for key, value in module.state_dict().items():
             # A copy, so that networks sharing tensors (G_ema is G) still save: safetensors refuses aliases.
-            tensors[f"{name}.{key}"] = value.detach().to("cpu", torch.float32, copy=True).contiguous()
+            dtype = weights_dtype if value.is_floating_point() else torch.float32
+            tensors[f"{name}.{key}"] = value.detach().to("cpu", dtype, copy=True).contiguous()
     header = {
         "format": FORMAT,
         "networks": json.dumps(configs),

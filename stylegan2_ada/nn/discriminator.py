@@ -11,6 +11,7 @@ from torch import nn
 
 from ..config import DiscriminatorConfig
 from ..device import resolve_half_dtype
+from ..ops import fastpath
 from ..ops.filters import setup_filter
 from ..ops.upfirdn import downsample2d
 from .layers import Conv2dLayer, FullyConnectedLayer
@@ -87,8 +88,9 @@ class DiscriminatorBlock(nn.Module):
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         half_dtype = resolve_half_dtype(half_dtype, (x if x is not None else img).device)
         dtype = half_dtype if (self.use_fp16 and half_dtype is not None) else torch.float32
+        # NVIDIA's --nhwc (channels-last in the half-precision blocks), or the fast path's choice.
         memory_format = (
-            torch.channels_last if self.channels_last and dtype != torch.float32 else torch.contiguous_format
+            torch.channels_last if self.channels_last and dtype != torch.float32 else fastpath.activation_format()
         )
         if x is not None:
             assert x.shape[1:] == (self.in_channels, self.resolution, self.resolution)

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from ..ops import fastpath
 from ..ops.bias_act import bias_act, default_gain
 from ..ops.conv2d_resample import conv2d_resample
 from ..ops.filters import setup_filter
@@ -144,9 +145,13 @@ def modulated_conv2d(
 
     w = None
     dcoefs = None
-    if demodulate or fused_modconv:
+    if fastpath.enabled() and demodulate and not fused_modconv:
+        # sum_i,k (W_oik s_i)^2 = s^2 @ sum_k W_oik^2: a [N, Cin] x [Cin, Cout] matmul instead of building the
+        # [N, Cout, Cin, k, k] modulated weights only to reduce them (and their backward).
+        dcoefs = (styles.square() @ weight.square().sum(dim=[2, 3]).t() + 1e-8).rsqrt()
+    elif demodulate or fused_modconv:
         w = weight.unsqueeze(0) * styles.reshape(batch, 1, -1, 1, 1)
-    if demodulate:
+    if demodulate and dcoefs is None:
         dcoefs = (w.square().sum(dim=[2, 3, 4]) + 1e-8).rsqrt()
     if demodulate and fused_modconv:
         w = w * dcoefs.reshape(batch, -1, 1, 1, 1)

@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 from ..device import resolve_half_dtype
+from ..ops import fastpath
 from ..ops.filters import setup_filter
 from ..ops.upfirdn import upsample2d
 from .layers import Conv2dLayer, SynthesisLayer, ToRGBLayer
@@ -88,8 +89,9 @@ class SynthesisBlock(nn.Module):
         half_dtype = resolve_half_dtype(half_dtype, ws.device)
         w_iter = iter(ws.unbind(dim=1))
         dtype = half_dtype if (self.use_fp16 and half_dtype is not None) else torch.float32
+        # NVIDIA's --nhwc (channels-last in the half-precision blocks), or the fast path's choice.
         memory_format = (
-            torch.channels_last if self.channels_last and dtype != torch.float32 else torch.contiguous_format
+            torch.channels_last if self.channels_last and dtype != torch.float32 else fastpath.activation_format()
         )
         if fused_modconv is None:
             fused_modconv = (not self.training) and (dtype == torch.float32 or ws.shape[0] == 1)
@@ -120,7 +122,8 @@ class SynthesisBlock(nn.Module):
             y = self.torgb(x, next(w_iter), fused_modconv=fused_modconv)
             y = y.to(dtype=torch.float32, memory_format=torch.contiguous_format)
             img = img + y if img is not None else y
-        assert x.dtype == dtype and img is not None and img.dtype == torch.float32
+        # "orig" and "resnet" blocks below the last draw no image (NVIDIA's rule: img None until the last block).
+        assert x.dtype == dtype and (img is None or img.dtype == torch.float32)
         return x, img
 
 

@@ -8,6 +8,9 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 
+from . import fastpath
+from .fused_bias_act import FUSED_SLOPES, fused_bias_act
+
 # name -> (function of (x, alpha), default alpha, default gain)
 _ACTIVATIONS: dict[str, tuple[Callable[[torch.Tensor, float], torch.Tensor], float, float]] = {
     "linear": (lambda x, a: x, 0.0, 1.0),
@@ -38,6 +41,13 @@ def bias_act(
     func, def_alpha, def_gain = _ACTIVATIONS[act]
     if b is not None:
         assert b.ndim == 1 and b.shape[0] == x.shape[dim], "bias must match the channel dimension"
+    # Fast path in eager mode: one autograd node. Under torch.compile the plain sequence below is fused
+    # by Inductor, so it stays.
+    if fastpath.enabled() and act in FUSED_SLOPES and not fastpath.compiling():
+        alpha = def_alpha if alpha is None else float(alpha)
+        gain = def_gain if gain is None else float(gain)
+        return fused_bias_act(x, b, dim, act, alpha, gain, clamp if clamp is not None and clamp >= 0 else None)
+    if b is not None:
         shape = [1] * x.ndim
         shape[dim] = -1
         x = x + b.reshape(shape)

@@ -11,6 +11,8 @@ from collections.abc import Sequence
 import torch
 import torch.nn.functional as F
 
+from . import fastpath
+from .fast_upfirdn import upfirdn2d_fast
 from .filters import filter_size
 
 Padding = int | Sequence[int]
@@ -51,6 +53,10 @@ def upfirdn2d(
     upx, upy = _pair(up)
     downx, downy = _pair(down)
     padx0, padx1, pady0, pady1 = _padding4(padding)
+    if fastpath.enabled():
+        out = upfirdn2d_fast(x, f, (upx, upy), (downx, downy), (padx0, padx1, pady0, pady1), flip_filter, gain)
+        if out is not None:
+            return out
     n, c, h, w = x.shape
 
     if upx > 1 or upy > 1:

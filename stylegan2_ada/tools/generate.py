@@ -90,14 +90,16 @@ def generate_images(
     save_vectors: bool = False,
     compile: bool = False,
     progress: bool = True,
+    fast: str = "off",
     **options: Unpack[RenderOptions],
 ) -> list[Path]:
     """Writes outdir/seed{seed:04d}.png for each seed (plus grid.png when `grid`); returns the paths.
 
     settings / options: truncation, class, noise mode (NOISE_MODES), batch size, device, precision.
     grid: True for a near-square grid, an int for that many columns. save_vectors: also write each z as
-    outdir/vectors/seed{seed:04d}.npy (float64 [1, z_dim], as dvschultz's --save_vector). compile: run
-    the network through torch.compile (pays off for hundreds of images)."""
+    outdir/vectors/seed{seed:04d}.npy (float64 [1, z_dim], as dvschultz's --save_vector). fast: "off"
+    (NVIDIA's pixels), "on" (the fast ops, pixels within 1/255) or "compile" (the fast ops compiled, pays
+    off for hundreds of images; compile=True means the same). See render.renderer."""
     settings = render_settings(settings, **options).check(NOISE_MODES)
     seeds = [check_seed(s) for s in seeds]
     if not seeds:
@@ -110,7 +112,7 @@ def generate_images(
     outdir.mkdir(parents=True, exist_ok=True)
     canvas = _GridCanvas(len(seeds), cols) if cols is not None else None
 
-    render = renderer(G, compile)
+    render = renderer(G, compile, fast)
     paths: list[Path] = []
     bar = tqdm(total=len(seeds), unit="img", desc="generating", disable=not progress)
     with eval_mode(G):

@@ -21,6 +21,7 @@ import torch
 
 from ..device import half_dtype_for, pick_device
 from ..errors import UserError
+from ..ops import fastpath
 from .seeds import noise_map_resolutions, seed_noise_maps
 
 # The refusal for a noise mode a command does not render: formatted with `mode` and `modes`.
@@ -126,9 +127,29 @@ def eval_mode(G: torch.nn.Module) -> Iterator[None]:
         G.train(was_training)
 
 
-def renderer(G: torch.nn.Module, compile: bool) -> Callable[..., torch.Tensor]:
-    """mapping + synthesis as one function; with `compile`, torch.compile'd (slow first batch, then about
-    2x less CPU time per image on CPU; pixels within 1/255 of the eager result)."""
+# Generation's --fast modes: the reference ops (NVIDIA's pixels, the default), the fast ops, compiled.
+RENDER_FAST_MODES = ("off", "on", "compile")
+
+
+def renderer(
+    G: torch.nn.Module,
+    compile: bool = False,
+    fast: str = "off",
+    cuda_graphs: bool = False,
+) -> Callable[..., torch.Tensor]:
+    """mapping + synthesis as one function.
+
+    fast="off": the reference ops, the same pixels as NVIDIA's generator. "on": the fast ops
+    (ops/fastpath.py: channels-last, fused bias + activation, polyphase FIR) with shared-weight modulated
+    convolutions (one conv for the whole batch instead of a grouped conv); pixels within 1/255 of "off".
+    "compile" (or compile=True): the fast ops through torch.compile (nn/compiled.py: cached on disk,
+    eager random numbers), slow first batch and then the fastest; with cuda_graphs on a CUDA device the
+    compiled graph is replayed as a CUDA graph (Inductor's cudagraph trees)."""
+    mode = "compile" if compile else fast
+    if mode not in RENDER_FAST_MODES:
+        raise UserError(f"--fast={mode}: choose one of {', '.join(RENDER_FAST_MODES)}")
+    # None: the network's own choice (fused in fp32 eval, NVIDIA's rule); False: one shared-weight conv.
+    fused_modconv = None if mode == "off" else False
 
     # Plain arguments, not a RenderSettings: torch.compile guards on them cheaply.
     def render(
@@ -140,9 +161,21 @@ def renderer(G: torch.nn.Module, compile: bool) -> Callable[..., torch.Tensor]:
         half_dtype: torch.dtype | None,
     ) -> torch.Tensor:
         ws = G.mapping(z, c, truncation_psi=truncation_psi, truncation_cutoff=truncation_cutoff)
-        return G.synthesis(ws, noise_mode=noise_mode, half_dtype=half_dtype)
+        return G.synthesis(ws, noise_mode=noise_mode, half_dtype=half_dtype, fused_modconv=fused_modconv)
 
-    return torch.compile(render) if compile else render
+    if mode == "off":
+        return render
+    forward = render
+    if mode == "compile":
+        from ..nn.compiled import compile_pass
+
+        forward = compile_pass(render, next(G.parameters()).device, cuda_graphs=cuda_graphs)
+
+    def render_fast(*args: Any, **kwargs: Any) -> torch.Tensor:
+        with fastpath.fast_path():
+            return forward(*args, **kwargs)
+
+    return render_fast
 
 
 # --- noise maps ---------------------------------------------------------------------------------------

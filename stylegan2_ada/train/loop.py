@@ -30,7 +30,9 @@ from ..distributed import (
     reduce_gradients,
 )
 from ..nn import Discriminator, Generator
-from .loss import PHASES, StyleGAN2Loss
+from ..nn.compiled import CompileReport
+from ..ops import fastpath
+from .loss import PHASES, StyleGAN2Loss, make_fast_passes
 from .options import TrainOptions
 from .sampler import GlobalBatchSampler
 from .state import ResumePoint, TrainState, capture_rng, load_training_state, restore_rng
@@ -76,6 +78,8 @@ class Trainer:
     optimizers: dict[str, torch.optim.Optimizer]  # by network: "G", "D"
     phases: list[Phase]
     shared: torch.Generator  # same stream on every process
+    fast_mode: str = "off"  # the resolved --fast (ops.fastpath.resolve_mode)
+    compile_report: CompileReport | None = None  # with --fast=compile: time spent compiling
     cur_nimg: int = 0
     cur_tick: int = 0
     batch_idx: int = 0
@@ -186,6 +190,8 @@ def build_trainer(opts: TrainOptions, run_dir: Path, env: DistEnv, dataset: Any 
     D = Discriminator(opts.D).train().requires_grad_(False).to(device)
     G_ema = copy.deepcopy(G).eval()
     augment_pipe, ada = make_augment(opts, device)
+    fast_mode = fastpath.resolve_mode(opts.fast, device)
+    compile_report = CompileReport() if fast_mode == "compile" else None
     loss = StyleGAN2Loss(
         G,
         D,
@@ -195,6 +201,7 @@ def build_trainer(opts: TrainOptions, run_dir: Path, env: DistEnv, dataset: Any 
         pl_weight=opts.pl_weight,
         half_dtype=half_dtype,
         on_real_logits=ada.accumulate if ada is not None else None,
+        fast=make_fast_passes(fast_mode, G, D, device),
     )
     optimizers = {
         "G": make_optimizer(G, opts.glr, opts.g_reg_interval),
@@ -216,6 +223,8 @@ def build_trainer(opts: TrainOptions, run_dir: Path, env: DistEnv, dataset: Any 
         optimizers=optimizers,
         phases=make_phases(opts),
         shared=torch.Generator().manual_seed(opts.seed),
+        fast_mode=fast_mode,
+        compile_report=compile_report,
     )
 
 
@@ -297,12 +306,18 @@ def _step_latents(trainer: Trainer) -> tuple[int, torch.Tensor, torch.Tensor]:
 
 
 @torch.no_grad()
-def update_ema(G_ema: Generator, G: Generator, opts: TrainOptions, cur_nimg: int) -> None:
-    """beta = 0.5 ** (batch / ema_nimg), with the ramp-up ema_nimg = min(ema_kimg*1000, cur_nimg*ramp)."""
+def update_ema(G_ema: Generator, G: Generator, opts: TrainOptions, cur_nimg: int, fast: bool = False) -> None:
+    """beta = 0.5 ** (batch / ema_nimg), with the ramp-up ema_nimg = min(ema_kimg*1000, cur_nimg*ramp).
+    fast: the same lerps as a few multi-tensor ops (one launch for all tensors on CUDA), same values."""
     ema_nimg = opts.ema_kimg * 1000
     if opts.ema_rampup is not None:
         ema_nimg = min(ema_nimg, cur_nimg * opts.ema_rampup)
     beta = 0.5 ** (opts.batch / max(ema_nimg, 1e-8))
+    if fast:
+        params, ema_params = list(G.parameters()), list(G_ema.parameters())
+        torch._foreach_copy_(ema_params, torch._foreach_lerp(params, ema_params, beta))
+        torch._foreach_copy_(list(G_ema.buffers()), list(G.buffers()))
+        return
     for p_ema, p in zip(G_ema.parameters(), G.parameters()):
         p_ema.copy_(p.lerp(p_ema, beta))
     for b_ema, b in zip(G_ema.buffers(), G.buffers()):
@@ -314,8 +329,10 @@ def train_step(trainer: Trainer, reals: Iterator[tuple[torch.Tensor, torch.Tenso
     then EMA, the counters and the ADA controller."""
     opts, env = trainer.opts, trainer.env
     real_img, real_c = next(reals)
-    real_img = (real_img.to(trainer.device).float() / 127.5 - 1).split(opts.batch_gpu)
-    real_c = real_c.to(trainer.device).float().split(opts.batch_gpu)
+    # Fast path: the pinned batch is copied while the GPU still works on the previous step.
+    copy_async = trainer.fast_mode != "off" and trainer.device.type == "cuda"
+    real_img = (real_img.to(trainer.device, non_blocking=copy_async).float() / 127.5 - 1).split(opts.batch_gpu)
+    real_c = real_c.to(trainer.device, non_blocking=copy_async).float().split(opts.batch_gpu)
     step_seed, all_z, all_c = _step_latents(trainer)
     rounds = opts.rounds
     for phase_idx, phase in enumerate(trainer.phases):
@@ -335,7 +352,7 @@ def train_step(trainer: Trainer, reals: Iterator[tuple[torch.Tensor, torch.Tenso
         opt.step()
         trainer.loss.end_phase(phase.name, lambda t: all_reduce_mean(t, env.world))
 
-    update_ema(trainer.G_ema, trainer.G, opts, trainer.cur_nimg)
+    update_ema(trainer.G_ema, trainer.G, opts, trainer.cur_nimg, fast=trainer.fast_mode != "off")
     trainer.cur_nimg += opts.batch
     trainer.batch_idx += 1
     if trainer.ada is not None:
@@ -373,11 +390,15 @@ def training_loop(
     precision = str(trainer.half_dtype).replace("torch.", "") if trainer.half_dtype else "fp32"
     trainer.say(
         f"Training for {opts.total_kimg:g} kimg: batch {opts.batch} = {trainer.env.world} process(es) x "
-        f"{opts.rounds} round(s) x {opts.batch_gpu}, {precision} on {trainer.device}\n"
+        f"{opts.rounds} round(s) x {opts.batch_gpu}, {precision} on {trainer.device}, fast path {trainer.fast_mode}\n"
     )
     clock.begin_tick(trainer.cur_nimg)
+    compile_reported = trainer.compile_report is None
     while not trainer.done:
         train_step(trainer, reals)
+        if not compile_reported:  # the first step compiled the passes: say what it cost
+            trainer.say(trainer.compile_report.line())
+            compile_reported = True
         tick_due = trainer.cur_tick == 0 or clock.tick_nimg(trainer.cur_nimg) >= opts.kimg_per_tick * 1000
         if trainer.done or tick_due:
             end_of_tick(trainer, clock, outputs)

@@ -5,17 +5,26 @@ Gmain, Greg (path length), Dmain (fakes + reals) or Dreg (R1). The caller zeroes
 the gradients. Values follow NVIDIA's StyleGAN2-ADA; the path-length mean is updated once per phase
 from the whole global batch (identical to NVIDIA with one round on one GPU; with several rounds or
 processes every slice sees the same mean, so the result does not depend on how the batch is split).
+
+The fast path (`FastPasses`): every phase runs the fast ops (ops/fastpath.py); with `compiled` passes the
+main phases (Gmain, Dmain) call torch.compile'd synthesis and D. The regularisation phases stay eager:
+R1 and path length differentiate a gradient (create_graph=True), and compiled graphs do not support
+double backward in torch 2.13; those run every 16 and 4 steps, so eager costs little there. Mapping,
+style mixing and the augment pipe stay eager too (random draws in NVIDIA's order, data-dependent skips).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 from ..nn import Discriminator, Generator
+from ..nn.compiled import compile_pass
+from ..ops import fastpath
 
 PHASES = ("Gmain", "Greg", "Dmain", "Dreg")
 
@@ -60,6 +69,27 @@ def r1_penalty(
     return grads.square().sum(dim=[1, 2, 3])
 
 
+@dataclass
+class FastPasses:
+    """How the loss runs its passes: the fast ops on or off, and optionally compiled main passes (callables
+    with the signatures of G.synthesis and D; see nn/compiled.py)."""
+
+    ops: bool = False
+    synthesis: Callable[..., torch.Tensor] | None = None
+    D: Callable[..., torch.Tensor] | None = None
+
+
+def make_fast_passes(mode: str, G: Generator, D: Discriminator, device: torch.device) -> FastPasses:
+    """The passes of a resolved --fast mode (ops.fastpath.resolve_mode): "off" the reference ops, "on"
+    the fast ops, "compile" the fast ops with compiled synthesis and D."""
+    if mode == "off":
+        return FastPasses()
+    if mode == "on":
+        return FastPasses(ops=True)
+    assert mode == "compile", mode
+    return FastPasses(ops=True, synthesis=compile_pass(G.synthesis, device), D=compile_pass(D, device))
+
+
 class StyleGAN2Loss:
     def __init__(
         self,
@@ -73,6 +103,7 @@ class StyleGAN2Loss:
         pl_batch_shrink: int = 2,
         half_dtype: torch.dtype | None = None,
         on_real_logits: Callable[[torch.Tensor], None] | None = None,
+        fast: FastPasses | None = None,
     ) -> None:
         self.G = G
         self.D = D
@@ -84,6 +115,7 @@ class StyleGAN2Loss:
         self.pl_batch_shrink = pl_batch_shrink
         self.half_dtype = half_dtype
         self.on_real_logits = on_real_logits  # the ADA controller collects D's verdicts on reals
+        self.fast = fast or FastPasses()
         device = next(G.parameters()).device
         self.pl_mean = torch.zeros([], device=device)
         self._pl_phase_sum = torch.zeros([], device=device)
@@ -92,7 +124,7 @@ class StyleGAN2Loss:
 
     # --- forward passes ---------------------------------------------------------------------------
 
-    def run_G(self, z: torch.Tensor, c: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def run_G(self, z: torch.Tensor, c: torch.Tensor, compiled: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
         ws = self.G.mapping(z, c)
         if self.style_mixing_prob > 0:
             # NVIDIA's draw: a cutoff in [1, num_ws), used with probability p, else no mixing.
@@ -103,13 +135,15 @@ class StyleGAN2Loss:
             ws2 = self.G.mapping(torch.randn_like(z), c, update_w_avg=False)
             mask = torch.arange(num_ws, device=ws.device)[None, :, None] >= cutoff
             ws = torch.where(mask, ws2, ws)
-        img = self.G.synthesis(ws, half_dtype=self.half_dtype)
+        synthesis = self.fast.synthesis if compiled and self.fast.synthesis is not None else self.G.synthesis
+        img = synthesis(ws, half_dtype=self.half_dtype)
         return img, ws
 
-    def run_D(self, img: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+    def run_D(self, img: torch.Tensor, c: torch.Tensor, compiled: bool = False) -> torch.Tensor:
         if self.augment_pipe is not None:
             img = self.augment_pipe(img)
-        return self.D(img, c, half_dtype=self.half_dtype)
+        D = self.fast.D if compiled and self.fast.D is not None else self.D
+        return D(img, c, half_dtype=self.half_dtype)
 
     # --- one round of one phase -------------------------------------------------------------------
 
@@ -123,10 +157,22 @@ class StyleGAN2Loss:
         gain: float,
     ) -> None:
         assert phase in PHASES, phase
+        with fastpath.fast_path(self.fast.ops):
+            self._accumulate(phase, real_img, real_c, gen_z, gen_c, gain)
+
+    def _accumulate(
+        self,
+        phase: str,
+        real_img: torch.Tensor,
+        real_c: torch.Tensor,
+        gen_z: torch.Tensor,
+        gen_c: torch.Tensor,
+        gain: float,
+    ) -> None:
         st = self.stats
         if phase == "Gmain":
-            gen_img, _ = self.run_G(gen_z, gen_c)
-            gen_logits = self.run_D(gen_img, gen_c)
+            gen_img, _ = self.run_G(gen_z, gen_c, compiled=True)
+            gen_logits = self.run_D(gen_img, gen_c, compiled=True)
             st.add("Loss/scores/fake", gen_logits)
             st.add("Loss/signs/fake", gen_logits.sign())
             loss = F.softplus(-gen_logits)  # -log(sigmoid(D(G(z))))
@@ -150,14 +196,14 @@ class StyleGAN2Loss:
             (gen_img[:, 0, 0, 0] * 0 + loss).mean().mul(gain).backward()
 
         elif phase == "Dmain":
-            gen_img, _ = self.run_G(gen_z, gen_c)
-            gen_logits = self.run_D(gen_img, gen_c)
+            gen_img, _ = self.run_G(gen_z, gen_c, compiled=True)
+            gen_logits = self.run_D(gen_img, gen_c, compiled=True)
             st.add("Loss/scores/fake", gen_logits)
             st.add("Loss/signs/fake", gen_logits.sign())
             loss_gen = F.softplus(gen_logits)  # -log(1 - sigmoid(D(G(z))))
             loss_gen.mean().mul(gain).backward()
 
-            real_logits = self.run_D(real_img.detach(), real_c)
+            real_logits = self.run_D(real_img.detach(), real_c, compiled=True)
             self._report_real(real_logits)
             loss_real = F.softplus(-real_logits)  # -log(sigmoid(D(x)))
             st.add("Loss/D/loss", loss_gen.detach() + loss_real.detach())

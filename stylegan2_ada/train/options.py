@@ -28,6 +28,7 @@ from ..config import (
 )
 from ..device import PRECISIONS
 from ..errors import UserError
+from ..ops.fastpath import FAST_MODES
 from .augment_presets import (
     ADA_INTERVAL,
     ADA_KIMG,
@@ -108,6 +109,7 @@ class TrainOptions:
     allow_tf32: bool = False
     nobench: bool = False
     workers: int = -1  # data loader processes; -1 = 3 on CUDA, 0 elsewhere
+    fast: str = "auto"  # the fast path (fused ops, channels-last, torch.compile): auto, on, compile, off
     device: str = "auto"
     # Networks.
     G: GeneratorConfig = field(default_factory=GeneratorConfig)
@@ -126,6 +128,8 @@ class TrainOptions:
         d["D"] = DiscriminatorConfig.from_dict(d["D"])
         d["metrics"] = tuple(d.get("metrics", ()))
         d["grid"] = tuple(d["grid"]) if d.get("grid") else None
+        # Runs saved before --fast existed trained on the reference ops: they continue on them (exactly).
+        d.setdefault("fast", "off")
         return cls(**known_fields(cls, d))
 
     def save(self, run_dir: Path) -> None:
@@ -216,6 +220,14 @@ TRAIN_FLAGS: tuple[Flag, ...] = (
     Flag("--mirrory", "dataset", "add vertically flipped copies (dvschultz)", "mirrory", "bool", show_default=False),
     Flag("--cfg", "base config", ", ".join(PRESETS), "cfg"),
     Flag("--gamma", "base config", "R1 weight", "gamma", "float", show_default=False),
+    Flag(
+        "--ema-kimg",
+        "base config",
+        "half-life of G_ema in kimg (short fine-tunes want a short one, e.g. 0.5 for 3 kimg)",
+        "ema_kimg",
+        "float",
+        default_note="the preset's: auto its batch x 10/32 (10 at 32 px), stylegan2 10, paper256/512 20, paper1024 10, cifar 500",
+    ),
     Flag("--kimg", "base config", "training length in thousands of real images", "total_kimg", "float", show_default=False),
     Flag("--batch", "base config", "global batch size", "batch", "int", show_default=False),
     Flag("--batch-gpu", "base config", "images per process per accumulation round", "batch_gpu", "int", show_default=False),
@@ -250,11 +262,22 @@ TRAIN_FLAGS: tuple[Flag, ...] = (
     Flag("--allow-tf32", "performance", "allow TF32 matmuls/convolutions", "allow_tf32", "bool", show_default=False),
     Flag("--nobench", "performance", "disable cuDNN benchmarking", "nobench", "bool", show_default=False),
     Flag("--workers", "performance", "data loader processes", "workers", "int", default_note="3 on GPU, 0 on CPU"),
+    Flag(
+        "--fast",
+        "performance",
+        "fast path: on (fused ops, channels-last), compile (also torch.compile the G and D passes), off (the "
+        "reference ops, bit-identical to NVIDIA's in fp32)",
+        "fast",
+        choices=FAST_MODES,
+        default_note="auto = on for CPU (measured faster), off elsewhere until measured",
+    ),
 )
 FLAGS_BY_DEST: dict[str, Flag] = {f.dest: f for f in TRAIN_FLAGS}
 
 # What a continued run may change (flag dest -> field); every other given flag is ignored with a note.
-CHANGEABLE_WHEN_CONTINUING = ("kimg", "snap", "keep", "nvidia_pkl", "tick", "workers", "metrics", "device", "grid")
+CHANGEABLE_WHEN_CONTINUING = (
+    "kimg", "snap", "keep", "nvidia_pkl", "tick", "workers", "metrics", "device", "grid", "fast"
+)
 
 
 # --- building the options of a new run ---------------------------------------------------------------
@@ -263,6 +286,11 @@ CHANGEABLE_WHEN_CONTINUING = ("kimg", "snap", "keep", "nvidia_pkl", "tick", "wor
 def _check(ok: bool, message: str) -> None:
     if not ok:
         raise UserError(message)
+
+
+def _positive(value: float, flag: str) -> float:
+    _check(value > 0, f"{flag} must be positive")
+    return value
 
 
 def _given(raw: dict[str, Any], dest: str, fallback: Any) -> Any:
@@ -387,6 +415,7 @@ def _run_settings(raw: dict[str, Any]) -> dict[str, Any]:
         "nobench": bool(raw.get("nobench")),
         "workers": int(_given(raw, "workers", DEFAULTS["workers"])),
         "device": str(_given(raw, "device", DEFAULTS["device"])),
+        "fast": str(_given(raw, "fast", DEFAULTS["fast"])),
     }
 
 
@@ -431,7 +460,7 @@ def build_options(
         glr=float(_given(raw, "glr", lrate)),
         dlr=float(_given(raw, "dlr", lrate)),
         gamma=float(_given(raw, "gamma", spec.gamma)),
-        ema_kimg=spec.ema_kimg,
+        ema_kimg=_positive(float(_given(raw, "ema_kimg", spec.ema_kimg)), "--ema-kimg"),
         ema_rampup=None if resume else spec.ema_rampup,
         style_mixing_prob=0.0 if cfg == "cifar" else DEFAULTS["style_mixing_prob"],
         pl_weight=0.0 if cfg == "cifar" else DEFAULTS["pl_weight"],

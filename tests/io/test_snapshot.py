@@ -94,3 +94,23 @@ def test_a_failed_write_keeps_the_previous_snapshot(tmp_path, monkeypatch):
         save_snapshot(path, {"G": G, "D": D})
     assert path.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["snap.json", "snap.safetensors"]
+
+
+def test_half_precision_file_is_half_the_size_and_loads_as_float32(tmp_path):
+    G, D = tiny_networks()
+    full = save_snapshot(tmp_path / "full.safetensors", {"G_ema": G, "D": D})
+    half = save_snapshot(tmp_path / "half.safetensors", {"G_ema": G, "D": D}, weights_dtype=torch.float16)
+    assert 0.45 < half.stat().st_size / full.stat().st_size < 0.55
+    loaded = load_snapshot(half)
+    for name, module in (("G_ema", G), ("D", D)):
+        for key, value in module.state_dict().items():
+            got = loaded.networks[name].state_dict()[key]
+            assert got.dtype == torch.float32
+            # The float16 rounding of each weight, exactly (and the float32 value within fp16's precision).
+            torch.testing.assert_close(got, value.half().float(), rtol=0, atol=0)
+    z = torch.randn(2, G.z_dim)
+    with torch.no_grad():
+        a, b = G(z, None, noise_mode="const"), loaded.generator(z, None, noise_mode="const")
+    assert (a - b).abs().max() < 0.05  # pictures in [-1, 1]: fp16 weights move them by far less than 1/255 * 10
+    with pytest.raises(ValueError, match="weights_dtype"):
+        save_snapshot(tmp_path / "int.safetensors", {"G_ema": G}, weights_dtype=torch.int8)

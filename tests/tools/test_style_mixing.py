@@ -137,3 +137,38 @@ def test_grayscale_grid_and_dvschultz_form(tiny_nets, tmp_path):
         "1-3.png",
         "2-3.png",
     }
+
+
+def test_columns_from_a_second_network(make_generator, tmp_path):
+    """--col-network: the column seeds' ws and pictures come from the second network, the mixes from the first."""
+    G, source = make_generator(seed=0), make_generator(seed=5)
+    result = style_mix(G, [11, 12], [21, 22], "0-3", tmp_path, truncation_psi=0.7, progress=False, col_G=source)
+    with torch.no_grad():
+        col_ws = source.mapping(z_from_seed(21, source.z_dim), None, truncation_psi=0.7)[0]
+        own_ws = G.mapping(z_from_seed(21, G.z_dim), None, truncation_psi=0.7)[0]
+        row_ws = G.mapping(z_from_seed(12, G.z_dim), None, truncation_psi=0.7)[0]
+        col_picture = to_uint8(source.synthesis(col_ws[None], noise_mode="const"))[0]
+        mixed = to_uint8(G.synthesis(mix_ws(row_ws, col_ws, [0, 1, 2, 3])[None], noise_mode="const"))[0]
+    assert not torch.allclose(col_ws, own_ws, atol=1e-3), "the two networks must map seeds differently"
+    torch.testing.assert_close(result.ws[(12, 21)][:4], col_ws[:4], rtol=0, atol=1e-5)
+    assert np.abs(load(tmp_path / "col-21.png").astype(int) - col_picture.astype(int)).max() <= 1
+    assert np.abs(load(tmp_path / "12-21.png").astype(int) - mixed.astype(int)).max() <= 1
+    # The grid's top row holds the second network's column pictures.
+    grid = load(tmp_path / "grid.png")
+    h = col_picture.shape[0]
+    assert np.abs(grid[0:h, h : 2 * h].astype(int) - load(tmp_path / "col-21.png").astype(int)).max() == 0
+
+
+def test_second_network_of_another_architecture_is_refused(make_generator, tiny_nets, tmp_path, capsys):
+    small = save_snapshot_of(make_generator(resolution=8), tmp_path / "small.safetensors")
+    code = cli_main(["mix", f"--network={tiny_nets['rgb']}", f"--col-network={small}", "--rows=1", "--cols=2",
+                     "--styles=0-1", f"--outdir={tmp_path / 'out'}"])
+    assert code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("error: --col-network has") and "same architecture" in err[-1]
+
+
+def save_snapshot_of(G, path):
+    from stylegan2_ada.io.snapshot import save_snapshot
+
+    return save_snapshot(path, {"G_ema": G})

@@ -61,7 +61,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         choices=RENDER_FAST_MODES,
         default="off",
         help="off: NVIDIA's exact pixels; on: the fast ops (pixels within 1/255); compile: the fast ops "
-        "compiled (slow start) [default: off]",
+        "compiled (slow start) (default: off)",
     )
 
 

@@ -13,36 +13,18 @@ seconds per kimg (maintenance, i.e. metrics and snapshots, excluded).
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import os
 import subprocess
 import sys
 import time
-import zipfile
 from pathlib import Path
 
+from stylegan2_ada.data.lfw import write_lfw_zip
+
 import numpy as np
-import PIL.Image
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-def lfw_zip(path: Path, resolution: int = 32) -> Path:
-    from skimage import data as skdata
-
-    faces = skdata.lfw_subset()[:100]  # the first 100 are faces, the rest are not
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_STORED) as z:
-        for i, face in enumerate(faces):
-            img = PIL.Image.fromarray((face * 255).astype(np.uint8), "L").resize(
-                (resolution, resolution), PIL.Image.LANCZOS
-            )
-            buf = io.BytesIO()
-            img.save(buf, format="PNG")
-            z.writestr(f"00000/img{i:08d}.png", buf.getvalue())
-        z.writestr("dataset.json", json.dumps({"labels": None}))
-    return path
 
 
 def train_command(data: Path, outdir: Path, mode: str, seed: int, args: argparse.Namespace) -> list[str]:
@@ -76,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--parallel", type=int, default=2, help="runs at a time (one torch thread each)")
     args = ap.parse_args(argv)
 
-    data = lfw_zip(args.outdir / "lfw32.zip")
+    data = write_lfw_zip(args.outdir / "lfw32.zip")
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": f"{REPO}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
     jobs = [(mode, int(seed)) for seed in args.seeds.split(",") for mode in args.modes.split(",")]
     pending, running, done = list(jobs), [], {}

@@ -32,7 +32,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import PIL.Image
 
 REPO = Path(__file__).resolve().parents[1]
@@ -48,13 +47,12 @@ def cli(argv: list[str]) -> None:
 
 
 def lfw_faces(folder: Path) -> int:
-    from skimage.data import lfw_subset
+    from stylegan2_ada.data.lfw import lfw_faces
 
-    faces = lfw_subset()[:100]  # the first 100 are faces, the other 100 are not
+    faces = lfw_faces(RESOLUTION)
     folder.mkdir(parents=True, exist_ok=True)
     for i, face in enumerate(faces):
-        gray = PIL.Image.fromarray(np.round(face * 255).astype(np.uint8))
-        gray.resize((RESOLUTION, RESOLUTION), PIL.Image.LANCZOS).save(folder / f"lfw{i:03d}.png")
+        PIL.Image.fromarray(face, "L").save(folder / f"lfw{i:03d}.png")
     return len(faces)
 
 

@@ -57,8 +57,8 @@ def _step(title: str, argv: list[str]) -> None:
         raise UserError(f"the demo step '{title}' failed (exit code {code}); see the messages above")
 
 
-def _prior_config(prior: str) -> dict:
-    """The generator config of --prior, read from its file's header (no network is built)."""
+def _prior_header(prior: str) -> dict:
+    """The safetensors header of --prior (its networks' configs and metadata), read without building a network."""
     from ..io.pretrained import resolve
 
     path, _ = resolve(prior)
@@ -67,7 +67,12 @@ def _prior_config(prior: str) -> dict:
                         "(stylegan2-ada convert)")
     from ..io.snapshot import read_header
 
-    networks = read_header(path)["networks"]
+    return read_header(path)
+
+
+def _prior_config(prior: str) -> dict:
+    """The generator config of --prior."""
+    networks = _prior_header(prior)["networks"]
     g = networks.get("G_ema") or networks.get("G")
     if not g:
         raise UserError(f"--prior={prior}: the file holds no generator")
@@ -281,11 +286,7 @@ def _memorization_summary(path: Path) -> str:
 
 def _prior_card(prior: str) -> str:
     """What the prior is and how it was made, from its file's metadata."""
-    from ..io.pretrained import resolve
-    from ..io.snapshot import read_header
-
-    path, _ = resolve(prior)
-    meta = read_header(path).get("metadata") or {}
+    meta = _prior_header(prior).get("metadata") or {}
     if not meta.get("train_command"):
         return f"<p>The prior: {html.escape(prior)}.</p>"
     return (

@@ -157,67 +157,59 @@ class StyleGAN2Loss:
         gain: float,
     ) -> None:
         assert phase in PHASES, phase
+        # Every pass of this round on the fast ops or the reference ops, as the run chose (--fast).
         with fastpath.fast_path(self.fast.ops):
-            self._accumulate(phase, real_img, real_c, gen_z, gen_c, gain)
+            st = self.stats
+            if phase == "Gmain":
+                gen_img, _ = self.run_G(gen_z, gen_c, compiled=True)
+                gen_logits = self.run_D(gen_img, gen_c, compiled=True)
+                st.add("Loss/scores/fake", gen_logits)
+                st.add("Loss/signs/fake", gen_logits.sign())
+                loss = F.softplus(-gen_logits)  # -log(sigmoid(D(G(z))))
+                st.add("Loss/G/loss", loss)
+                loss.mean().mul(gain).backward()
 
-    def _accumulate(
-        self,
-        phase: str,
-        real_img: torch.Tensor,
-        real_c: torch.Tensor,
-        gen_z: torch.Tensor,
-        gen_c: torch.Tensor,
-        gain: float,
-    ) -> None:
-        st = self.stats
-        if phase == "Gmain":
-            gen_img, _ = self.run_G(gen_z, gen_c, compiled=True)
-            gen_logits = self.run_D(gen_img, gen_c, compiled=True)
-            st.add("Loss/scores/fake", gen_logits)
-            st.add("Loss/signs/fake", gen_logits.sign())
-            loss = F.softplus(-gen_logits)  # -log(sigmoid(D(G(z))))
-            st.add("Loss/G/loss", loss)
-            loss.mean().mul(gain).backward()
+            elif phase == "Greg" and self.pl_weight != 0:
+                n = max(gen_z.shape[0] // self.pl_batch_shrink, 1)
+                gen_img, gen_ws = self.run_G(gen_z[:n], gen_c[:n])
+                h, w = gen_img.shape[2], gen_img.shape[3]
+                pl_noise = torch.randn_like(gen_img) / np.sqrt(h * w)
+                (pl_grads,) = torch.autograd.grad(
+                    outputs=[(gen_img * pl_noise).sum()], inputs=[gen_ws], create_graph=True
+                )
+                pl_lengths = pl_grads.square().sum(2).mean(1).sqrt()
+                pl_mean = self.pl_mean.lerp(pl_lengths.mean(), self.pl_decay)
+                self._pl_phase_sum = self._pl_phase_sum + pl_lengths.mean().detach()
+                self._pl_phase_count += 1
+                pl_penalty = (pl_lengths - pl_mean).square()
+                st.add("Loss/pl_penalty", pl_penalty)
+                loss = pl_penalty * self.pl_weight
+                st.add("Loss/G/reg", loss)
+                (gen_img[:, 0, 0, 0] * 0 + loss).mean().mul(gain).backward()
 
-        elif phase == "Greg" and self.pl_weight != 0:
-            n = max(gen_z.shape[0] // self.pl_batch_shrink, 1)
-            gen_img, gen_ws = self.run_G(gen_z[:n], gen_c[:n])
-            h, w = gen_img.shape[2], gen_img.shape[3]
-            pl_noise = torch.randn_like(gen_img) / np.sqrt(h * w)
-            (pl_grads,) = torch.autograd.grad(outputs=[(gen_img * pl_noise).sum()], inputs=[gen_ws], create_graph=True)
-            pl_lengths = pl_grads.square().sum(2).mean(1).sqrt()
-            pl_mean = self.pl_mean.lerp(pl_lengths.mean(), self.pl_decay)
-            self._pl_phase_sum = self._pl_phase_sum + pl_lengths.mean().detach()
-            self._pl_phase_count += 1
-            pl_penalty = (pl_lengths - pl_mean).square()
-            st.add("Loss/pl_penalty", pl_penalty)
-            loss = pl_penalty * self.pl_weight
-            st.add("Loss/G/reg", loss)
-            (gen_img[:, 0, 0, 0] * 0 + loss).mean().mul(gain).backward()
+            elif phase == "Dmain":
+                gen_img, _ = self.run_G(gen_z, gen_c, compiled=True)
+                gen_logits = self.run_D(gen_img, gen_c, compiled=True)
+                st.add("Loss/scores/fake", gen_logits)
+                st.add("Loss/signs/fake", gen_logits.sign())
+                loss_gen = F.softplus(gen_logits)  # -log(1 - sigmoid(D(G(z))))
+                loss_gen.mean().mul(gain).backward()
 
-        elif phase == "Dmain":
-            gen_img, _ = self.run_G(gen_z, gen_c, compiled=True)
-            gen_logits = self.run_D(gen_img, gen_c, compiled=True)
-            st.add("Loss/scores/fake", gen_logits)
-            st.add("Loss/signs/fake", gen_logits.sign())
-            loss_gen = F.softplus(gen_logits)  # -log(1 - sigmoid(D(G(z))))
-            loss_gen.mean().mul(gain).backward()
+                real_logits = self.run_D(real_img.detach(), real_c, compiled=True)
+                self._report_real(real_logits)
+                loss_real = F.softplus(-real_logits)  # -log(sigmoid(D(x)))
+                st.add("Loss/D/loss", loss_gen.detach() + loss_real.detach())
+                loss_real.mean().mul(gain).backward()
 
-            real_logits = self.run_D(real_img.detach(), real_c, compiled=True)
-            self._report_real(real_logits)
-            loss_real = F.softplus(-real_logits)  # -log(sigmoid(D(x)))
-            st.add("Loss/D/loss", loss_gen.detach() + loss_real.detach())
-            loss_real.mean().mul(gain).backward()
-
-        elif phase == "Dreg" and self.r1_gamma != 0:
-            real_tmp = real_img.detach().requires_grad_(True)
-            real_logits = self.run_D(real_tmp, real_c)
-            self._report_real(real_logits)
-            penalty = r1_penalty(real_tmp, real_logits)
-            st.add("Loss/r1_penalty", penalty)
-            loss = penalty * (self.r1_gamma / 2)
-            st.add("Loss/D/reg", loss)
-            (real_logits * 0 + loss).mean().mul(gain).backward()
+            elif phase == "Dreg" and self.r1_gamma != 0:
+                real_tmp = real_img.detach().requires_grad_(True)
+                real_logits = self.run_D(real_tmp, real_c)
+                self._report_real(real_logits)
+                penalty = r1_penalty(real_tmp, real_logits)
+                st.add("Loss/r1_penalty", penalty)
+                loss = penalty * (self.r1_gamma / 2)
+                st.add("Loss/D/reg", loss)
+                (real_logits * 0 + loss).mean().mul(gain).backward()
 
     def _report_real(self, real_logits: torch.Tensor) -> None:
         self.stats.add("Loss/scores/real", real_logits)

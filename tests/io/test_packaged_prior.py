@@ -7,6 +7,7 @@ import PIL.Image
 import pytest
 import torch
 
+from stylegan2_ada.data.lfw import lfw_faces
 from stylegan2_ada.io.load import load_generator
 from stylegan2_ada.io.pretrained import resolve
 from stylegan2_ada.io.snapshot import load_snapshot, read_header
@@ -14,11 +15,7 @@ from stylegan2_ada.nn import Generator
 
 
 def lfw_mean_face() -> np.ndarray:
-    from skimage.data import lfw_subset
-
-    faces = lfw_subset()[:100]
-    resized = [np.asarray(PIL.Image.fromarray(np.uint8(f * 255)).resize((32, 32), PIL.Image.LANCZOS)) for f in faces]
-    return np.mean(resized, axis=0) / 255.0
+    return lfw_faces(32).mean(axis=0) / 255.0
 
 
 def mean_gray(G: Generator, n: int = 64) -> tuple[np.ndarray, float]:

@@ -6,10 +6,7 @@ towards faces: the average fake approaches the average face, and fakes still dif
 
 from __future__ import annotations
 
-import io
-import json
 import os
-import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -17,22 +14,14 @@ import PIL.Image
 import pytest
 from train_helpers import run_dirs, train
 
+from stylegan2_ada.data.lfw import write_lfw_zip
+
 KIMG = float(os.environ.get("LEARN_FACES_KIMG", "6"))
 
 
 def lfw_zip(path: Path, resolution: int = 32) -> Path:
-    skdata = pytest.importorskip("skimage.data")
-    faces = skdata.lfw_subset()[:100]  # the first 100 are faces, the rest are not
-    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_STORED) as z:
-        for i, face in enumerate(faces):
-            img = PIL.Image.fromarray((face * 255).astype(np.uint8), "L").resize(
-                (resolution, resolution), PIL.Image.LANCZOS
-            )
-            buf = io.BytesIO()
-            img.save(buf, format="PNG")
-            z.writestr(f"00000/img{i:08d}.png", buf.getvalue())
-        z.writestr("dataset.json", json.dumps({"labels": None}))
-    return path
+    pytest.importorskip("skimage.data")
+    return write_lfw_zip(path, resolution)
 
 
 def grid_cells(path: Path, cell: int = 32) -> np.ndarray:

@@ -253,7 +253,9 @@ def main(argv: list[str] | None = None) -> int:
                 cpus[label].append(cpu)
         flops = peak = 0.0
         if not args.no_flops:
-            flops = count_flops(runners["ours"])
+            # Counted under no_grad: inference_mode hides its ops from Python dispatch modes (it counted 0).
+            counting = {**our_variants(args)["ours"], "grad_mode": "no_grad"}
+            flops = count_flops(make_runner(G, z, half_dtype, counting))
             top = min(G.cfg.channel_base // res, G.cfg.channel_max)
             peak = conv_peak(args.batch, top, res, device, half_dtype or torch.float32, backward=False, repeats=2)
         reference = outputs["ours"]

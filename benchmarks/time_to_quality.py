@@ -1,6 +1,7 @@
 """Time to quality: the same short real-face training with and without the fast path, FID at each snapshot.
 
     OMP_NUM_THREADS=1 python benchmarks/time_to_quality.py --outdir=/tmp/ttq --kimg=20 --seeds=0,1 --modes=on,off
+    python benchmarks/time_to_quality.py --outdir=/tmp/ttq --kimg=6 --snap=3 --seeds=0,1 --modes=off,on,on:bf16
 
 Data: scikit-image's LFW subset (the first 100 images, 25x25 grayscale faces), resized to 32x32 with Lanczos,
 mirrored. Network: the small CPU net of the slow face test (cbase 2048, cmax 64, 2 mapping layers), batch
@@ -28,12 +29,14 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def train_command(data: Path, outdir: Path, mode: str, seed: int, args: argparse.Namespace) -> list[str]:
+    """The run of one (mode, seed); mode is a --fast mode, optionally with :PRECISION (on:bf16)."""
+    fast, _, precision = mode.partition(":")
     return [
         sys.executable, "-m", "stylegan2_ada.cli", "train", f"--outdir={outdir}", f"--data={data}",
         "--cbase=2048", "--cmax=64", "--map-depth=2", "--batch=16", "--mbstd-group=4", "--mirror=1",
         "--aug=ada", f"--kimg={args.kimg}", "--tick=1", f"--snap={args.snap}", "--grid=4x4", "--device=cpu",
-        f"--seed={seed}", f"--fast={mode}", "--metrics=fid0.5k_full", "--workers=0",
-    ]  # fmt: skip
+        f"--seed={seed}", f"--fast={fast}", "--metrics=fid0.5k_full", "--workers=0",
+    ] + ([f"--precision={precision}"] if precision else [])  # fmt: skip
 
 
 def results(run_dir: Path) -> tuple[dict[float, float], float]:
@@ -54,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--kimg", type=float, default=20)
     ap.add_argument("--snap", type=int, default=4, help="FID every N ticks of 1 kimg")
     ap.add_argument("--seeds", default="0,1")
-    ap.add_argument("--modes", default="on,off", help="--fast modes to compare")
+    ap.add_argument("--modes", default="on,off", help="--fast modes to compare, each optionally :PRECISION (on:bf16)")
     ap.add_argument("--parallel", type=int, default=2, help="runs at a time (one torch thread each)")
     args = ap.parse_args(argv)
 
@@ -66,8 +69,9 @@ def main(argv: list[str] | None = None) -> int:
     while pending or running:
         while pending and len(running) < args.parallel:
             mode, seed = pending.pop(0)
-            out = args.outdir / f"{mode}-seed{seed}"
-            log = open(args.outdir / f"{mode}-seed{seed}.log", "w")  # noqa: SIM115 (closed when the run ends)
+            name = f"{mode.replace(':', '-')}-seed{seed}"
+            out = args.outdir / name
+            log = open(args.outdir / f"{name}.log", "w")  # noqa: SIM115 (closed when the run ends)
             proc = subprocess.Popen(
                 train_command(data, out, mode, seed, args), stdout=log, stderr=subprocess.STDOUT, env=env
             )

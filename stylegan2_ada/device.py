@@ -43,6 +43,24 @@ def half_dtype_for(device: torch.device, precision: str = "auto") -> torch.dtype
     return torch.float16 if device.type == "cuda" else None
 
 
+def cpu_has_native_bf16() -> bool:
+    """Whether this CPU computes bf16 in hardware (AVX-512 BF16 or AMX): there oneDNN's bf16 convolutions
+    run about twice as fast as fp32 (BENCHMARKS.md); elsewhere bf16 is emulated and slower than fp32."""
+    try:
+        return bool(torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
+    except (AttributeError, RuntimeError):  # private helpers: absent from some torch builds
+        return False
+
+
+def training_half_dtype(device: torch.device, precision: str, fast_mode: str) -> torch.dtype | None:
+    """dtype of the mixed-precision blocks in training. As half_dtype_for, except that 'auto' on the CPU
+    fast path takes bf16 where the CPU has it natively: the fastest choice there, measured to reach the
+    same FID at the same kimg as fp32 (BENCHMARKS.md); the reference path (--fast=off) stays fp32."""
+    if precision == "auto" and device.type == "cpu" and fast_mode != "off" and cpu_has_native_bf16():
+        return torch.bfloat16
+    return half_dtype_for(device, precision)
+
+
 def resolve_half_dtype(half_dtype: torch.dtype | None | str, device: torch.device) -> torch.dtype | None:
     """A network's half_dtype argument: "auto" becomes fp16 on CUDA and None (fp32) elsewhere, so a network
     called directly on a CPU computes what NVIDIA's does there; a dtype or None is kept as given."""

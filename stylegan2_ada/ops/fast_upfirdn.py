@@ -65,8 +65,9 @@ def upfirdn2d_fast(
     (up- and down-sampling in one call), and the caller then runs the reference."""
     if (up != (1, 1) and down != (1, 1)) or f.ndim not in (1, 2):
         return None
-    if x.device.type == "cpu" and x.dtype in (torch.float16, torch.bfloat16):
-        # oneDNN's half-precision depthwise backward is ~10x slower than fp32 on CPU: filter in fp32.
+    if x.device.type == "cpu" and (x.dtype == torch.float16 or (x.dtype == torch.bfloat16 and (up, down) != ((1, 1), (1, 1)))):
+        # oneDNN on CPU: fp16 depthwise filters and strided or transposed bf16 ones run 10-50x slower
+        # than fp32 (measured, torch 2.13, AVX-512 BF16 CPU): those filter in fp32. Stride-1 bf16 is fast.
         return upfirdn2d_fast(x.float(), f, up, down, padding, flip_filter, gain).to(x.dtype)
     f = f.to(x.dtype) * (gain ** (f.ndim / 2))
     kernel = f if flip_filter else f.flip(list(range(f.ndim)))  # correlation kernel, as conv2d applies it

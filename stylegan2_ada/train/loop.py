@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..device import half_dtype_for, pick_device
+from ..device import pick_device, training_half_dtype
 from ..distributed import (
     DistEnv,
     all_reduce_mean,
@@ -182,7 +182,8 @@ def training_device(opts: TrainOptions, env: DistEnv) -> torch.device:
 def build_trainer(opts: TrainOptions, run_dir: Path, env: DistEnv, dataset: Any | None = None) -> Trainer:
     """Networks, optimisers, augmentation and loss for a run at step 0 (before any restore)."""
     device = training_device(opts, env)
-    half_dtype = None if opts.fp32 else half_dtype_for(device, opts.precision)
+    fast_mode = fastpath.resolve_mode(opts.fast, device)
+    half_dtype = None if opts.fp32 else training_half_dtype(device, opts.precision, fast_mode)
     torch.manual_seed(opts.seed)
     np.random.seed(opts.seed)
     dataset = open_dataset(opts) if dataset is None else dataset
@@ -190,7 +191,6 @@ def build_trainer(opts: TrainOptions, run_dir: Path, env: DistEnv, dataset: Any 
     D = Discriminator(opts.D).train().requires_grad_(False).to(device)
     G_ema = copy.deepcopy(G).eval()
     augment_pipe, ada = make_augment(opts, device)
-    fast_mode = fastpath.resolve_mode(opts.fast, device)
     compile_report = CompileReport() if fast_mode == "compile" else None
     loss = StyleGAN2Loss(
         G,

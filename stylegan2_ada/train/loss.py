@@ -145,6 +145,46 @@ class StyleGAN2Loss:
         D = self.fast.D if compiled and self.fast.D is not None else self.D
         return D(img, c, half_dtype=self.half_dtype)
 
+    def _pairable(self, num_fakes: int, num_reals: int) -> bool:
+        """Whether fakes and reals can share one D pass with the same minibatch-stddev groups as two."""
+        mbstd = self.D.b4.mbstd
+        if num_fakes != num_reals:
+            return False
+        if mbstd is None:
+            return True
+        size = mbstd.group_size
+        return size is not None and size <= num_fakes and num_fakes % size == 0
+
+    def run_D_pair(
+        self,
+        gen_img: torch.Tensor,
+        gen_c: torch.Tensor,
+        real_img: torch.Tensor,
+        real_c: torch.Tensor,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """D's logits for fakes and reals from one pass over both (fast path: half the launches, one
+        backward). Each is augmented on its own, in NVIDIA's order (fakes first), and the two are
+        interleaved so that every minibatch-stddev group holds only fakes or only reals: D computes
+        per sample apart from those groups, so the logits equal two separate passes up to round-off."""
+        if self.augment_pipe is not None:
+            gen_img = self.augment_pipe(gen_img)
+            real_img = self.augment_pipe(real_img)
+        n = gen_img.shape[0]
+        mbstd = self.D.b4.mbstd
+        groups = min(mbstd.group_size, n) if mbstd is not None else 1
+
+        def interleave(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+            # MinibatchStdLayer groups sample i with i + N/g, i + 2N/g, ...: put the halves side by side
+            # inside each [g, N/g] slot so that no group mixes them.
+            rest = a.shape[1:]
+            pair = torch.stack([a.reshape(groups, n // groups, *rest), b.reshape(groups, n // groups, *rest)], 1)
+            return pair.reshape(2 * n, *rest)
+
+        D = self.fast.D if self.fast.D is not None else self.D
+        logits = D(interleave(gen_img, real_img), interleave(gen_c, real_c), half_dtype=self.half_dtype)
+        logits = logits.reshape(groups, 2, n // groups, -1)
+        return logits[:, 0].reshape(n, -1), logits[:, 1].reshape(n, -1)
+
     # --- one round of one phase -------------------------------------------------------------------
 
     def accumulate_gradients(
@@ -186,6 +226,17 @@ class StyleGAN2Loss:
                 loss = pl_penalty * self.pl_weight
                 st.add("Loss/G/reg", loss)
                 (gen_img[:, 0, 0, 0] * 0 + loss).mean().mul(gain).backward()
+
+            elif phase == "Dmain" and self.fast.ops and self._pairable(gen_z.shape[0], real_img.shape[0]):
+                gen_img, _ = self.run_G(gen_z, gen_c, compiled=True)
+                gen_logits, real_logits = self.run_D_pair(gen_img, gen_c, real_img.detach(), real_c)
+                st.add("Loss/scores/fake", gen_logits)
+                st.add("Loss/signs/fake", gen_logits.sign())
+                loss_gen = F.softplus(gen_logits)  # -log(1 - sigmoid(D(G(z))))
+                self._report_real(real_logits)
+                loss_real = F.softplus(-real_logits)  # -log(sigmoid(D(x)))
+                st.add("Loss/D/loss", loss_gen.detach() + loss_real.detach())
+                (loss_gen.mean() + loss_real.mean()).mul(gain).backward()
 
             elif phase == "Dmain":
                 gen_img, _ = self.run_G(gen_z, gen_c, compiled=True)

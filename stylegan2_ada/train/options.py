@@ -256,7 +256,7 @@ TRAIN_FLAGS: tuple[Flag, ...] = (
         "dtype of the mixed-precision blocks",
         "precision",
         choices=PRECISIONS,
-        default_note="auto = fp16 on CUDA, fp32 elsewhere",
+        default_note="auto = fp16 on CUDA, bf16 on the CPU fast path where the CPU has native bf16, fp32 elsewhere",
     ),
     Flag("--nhwc", "performance", "channels-last memory format in the fp16 layers", "nhwc", "bool", show_default=False),
     Flag("--allow-tf32", "performance", "allow TF32 matmuls/convolutions", "allow_tf32", "bool", show_default=False),

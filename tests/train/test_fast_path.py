@@ -112,9 +112,11 @@ def test_fast_ema_equals_the_plain_update(tmp_path: Path) -> None:
         assert torch.equal(a, b)
 
 
-def loss_curve(tmp_path: Path, fast: str, seed: int, steps: int = 100, window: int = 20) -> np.ndarray:
+def loss_curve(
+    tmp_path: Path, fast: str, seed: int, steps: int = 100, window: int = 20, **raw
+) -> np.ndarray:
     """Mean G and D loss in windows of `window` steps: [windows, 2] (8x8 images, 8 channels: seconds per run)."""
-    trainer = make_trainer(tmp_path, fast, seed=seed, resolution=8, cbase=256, cmax=8)
+    trainer = make_trainer(tmp_path, fast, seed=seed, resolution=8, cbase=256, cmax=8, **raw)
     reals = batch_stream(trainer)
     rows = []
     for _ in range(steps):
@@ -240,3 +242,52 @@ def test_runs_saved_before_the_fast_path_continue_on_the_reference_ops(tmp_path:
     del old["fast"]
     assert TrainOptions.from_dict(old).fast == "off"
     assert TrainOptions.from_dict(opts.to_dict()).fast == "auto"
+
+
+def test_fakes_and_reals_in_one_D_pass_equal_two_passes(tmp_path: Path) -> None:
+    # Minibatch-stddev groups of 4 over 8 fakes and 8 reals, labels, ADA at p=0.5: the paired pass must give
+    # each image the logit it gets alone, and the augment pipe its draws in NVIDIA's order (fakes first).
+    trainer = make_trainer(tmp_path, "on", batch=8, mbstd_group=4, p=0.5)
+    loss = trainer.loss
+    assert loss._pairable(8, 8) and not loss._pairable(8, 4) and not loss._pairable(2, 2)
+    gen = torch.rand(8, 3, 16, 16) * 2 - 1
+    real = torch.rand(8, 3, 16, 16) * 2 - 1
+    c = torch.zeros(8, 0)
+    torch.manual_seed(5)
+    with torch.no_grad():
+        fake_alone, real_alone = loss.run_D(gen, c), loss.run_D(real, c)
+        torch.manual_seed(5)
+        fake_pair, real_pair = loss.run_D_pair(gen, c, real, c)
+    assert not torch.allclose(fake_alone, real_alone)
+    torch.testing.assert_close(fake_pair, fake_alone, rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(real_pair, real_alone, rtol=1e-4, atol=1e-5)
+
+
+def test_bf16_blocks_on_the_cpu_fast_path_follow_fp32(tmp_path: Path) -> None:
+    # --precision=bf16 (the CPU speed choice): every phase's gradients near the fp32 ones (bf16 keeps 8
+    # mantissa bits, so percent-level, not round-off), and 100 steps within the fp32 seed-to-seed spread.
+    fp32, bf16 = make_trainer(tmp_path, "on"), make_trainer(tmp_path, "on", fp32=False, precision="bf16")
+    assert bf16.half_dtype == torch.bfloat16
+    for phase in ("Gmain", "Dmain", "Dreg"):
+        a, b = phase_gradients(fp32, phase), phase_gradients(bf16, phase)
+        # Weights only: D is piecewise linear, so R1's bias gradients are round-off noise on both paths.
+        cos = torch.nn.functional.cosine_similarity
+        cosines = {k: float(cos(a[k].flatten(), b[k].flatten(), dim=0)) for k in a if k.endswith("weight")}
+        assert min(cosines.values()) > 0.95 and np.median(list(cosines.values())) > 0.99, (phase, cosines)
+    ref0, ref1 = loss_curve(tmp_path, "on", 0), loss_curve(tmp_path, "on", 1)
+    half0 = loss_curve(tmp_path, "on", 0, fp32=False, precision="bf16")
+    gap, spread = np.abs(half0 - ref0).mean(axis=0), np.abs(ref0 - ref1).mean(axis=0)
+    assert np.all(np.isfinite(half0)) and np.all(gap <= 1.5 * spread + 0.02), (gap, spread)
+
+
+def test_auto_precision_takes_bf16_only_on_the_cpu_fast_path_with_native_bf16() -> None:
+    from stylegan2_ada.device import cpu_has_native_bf16, training_half_dtype
+
+    cpu = torch.device("cpu")
+    native = torch.bfloat16 if cpu_has_native_bf16() else None
+    assert training_half_dtype(cpu, "auto", "on") == native
+    assert training_half_dtype(cpu, "auto", "compile") == native
+    assert training_half_dtype(cpu, "auto", "off") is None  # the reference path stays NVIDIA's fp32
+    assert training_half_dtype(cpu, "fp32", "on") is None
+    assert training_half_dtype(cpu, "bf16", "off") == torch.bfloat16
+    assert training_half_dtype(torch.device("cuda"), "auto", "on") == torch.float16

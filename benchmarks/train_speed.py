@@ -90,7 +90,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="paired mode: our contenders, comma-separated --fast modes, each optionally with :PRECISION "
         "(e.g. on,off,compile,on:bf16)",
     )
-    ap.add_argument("--steps", type=int, default=16, help="paired mode: steps per contender per round")
+    ap.add_argument(
+        "--steps",
+        type=int,
+        default=16,
+        help="paired mode: steps per contender per round (a multiple of 16, the R1 interval, gives every block "
+        "the same mix of passes)",
+    )
     ap.add_argument("--rounds", type=int, default=5, help="paired mode: interleaved rounds")
     ap.add_argument("--warmup", type=int, default=17, help="paired mode: untimed steps first (compiling included)")
     ap.add_argument("--no-flops", action="store_true", help="paired mode: skip the FLOP count")
@@ -229,6 +235,14 @@ def nvidia_contender(args: argparse.Namespace, opts: TrainOptions, device: torch
     return contender
 
 
+def contender_dtype(contender: Contender) -> torch.dtype:
+    """The dtype of a contender's mixed-precision blocks (its convolutions' peak is the one to compare with)."""
+    trainer = getattr(contender, "trainer", None)
+    if trainer is not None:
+        return trainer.half_dtype or torch.float32
+    return torch.float16 if contender.label.endswith("fp16 blocks") else torch.float32
+
+
 def compare(args: argparse.Namespace) -> None:
     from flops import conv_peak, count_flops
 
@@ -239,7 +253,9 @@ def compare(args: argparse.Namespace) -> None:
             contender, opts = our_contender(args, tmp, spec.strip())
             contenders.append(contender)
         device = contenders[0].device
-        half = contenders[0].trainer.half_dtype is not None  # type: ignore[attr-defined]
+        # NVIDIA's code at its best: fp16 blocks on CUDA (its default), fp32 elsewhere; its fp16 blocks on a
+        # CPU run ~30x slower than its fp32, whatever precision our contenders use.
+        half = device.type == "cuda" and contenders[0].trainer.half_dtype is not None  # type: ignore[attr-defined]
         contenders.append(nvidia_contender(args, opts, device, half))
         print(
             f"# train_speed --compare-nvidia  torch {torch.__version__}  {device_name(device)}  {describe(opts)}  "
@@ -277,20 +293,24 @@ def compare(args: argparse.Namespace) -> None:
             for c in contenders:
                 c.flops_per_cycle = c.flops_per_cycle or counted or 0
         top_channels = min(opts.G.channel_base // opts.resolution, opts.G.channel_max)
-        dtype = contenders[0].trainer.half_dtype or torch.float32  # type: ignore[attr-defined]
-        peak = conv_peak(opts.batch_gpu, top_channels, opts.resolution, device, dtype)
+        dtypes = [contender_dtype(c) for c in contenders]
+        peaks = {
+            dtype: conv_peak(opts.batch_gpu, top_channels, opts.resolution, device, dtype) for dtype in set(dtypes)
+        }
     reference = statistics.median(contenders[-1].sec_per_kimg)
     cpu_reference = statistics.median(contenders[-1].cpu_sec_per_kimg)
+    measured = ", ".join(f"{str(dtype).replace('torch.', '')} {peak:.0f}" for dtype, peak in peaks.items())
     print(
         f"\nmeasured conv throughput (3x3 conv2d {top_channels}->{top_channels} at {opts.resolution}px, batch "
-        f"{opts.batch_gpu}, fwd+bwd, {str(dtype).replace('torch.', '')}, best of NCHW/NHWC): {peak:.0f} GFLOP/s\n"
+        f"{opts.batch_gpu}, fwd+bwd, best of NCHW/NHWC), GFLOP/s: {measured}\n"
     )
     print(
         "| contender | sec/kimg (median) | blocks | ratio vs NVIDIA | CPU sec/kimg | CPU ratio | GFLOP per cycle "
         "| achieved GFLOP/s (per CPU s on a CPU) | of conv peak |"
     )
     print("|---|---|---|---|---|---|---|---|---|")
-    for c in contenders:
+    for c, dtype in zip(contenders, dtypes):
+        peak = peaks[dtype]
         med, cpu = statistics.median(c.sec_per_kimg), statistics.median(c.cpu_sec_per_kimg)
         gflop = c.flops_per_cycle / 1e9
         achieved = gflop / ((cpu if device.type == "cpu" else med) * kimg) if gflop else 0.0

@@ -184,8 +184,9 @@ def time_loop(args: argparse.Namespace) -> None:
 
 
 class Contender:
-    def __init__(self, label: str, step: Callable[[], None], device: torch.device, note: str = "") -> None:
-        self.label, self.step, self.device, self.note = label, step, device, note
+    def __init__(self, label: str, step: Callable[[], None], device: torch.device, dtype: torch.dtype) -> None:
+        self.label, self.step, self.device, self.note = label, step, device, ""
+        self.dtype = dtype  # of the mixed-precision blocks: whose convolution peak to compare with
         self.sec_per_kimg: list[float] = []
         self.cpu_sec_per_kimg: list[float] = []  # process CPU time: steadier than wall time on a shared CPU
         self.flops_per_cycle = 0
@@ -215,7 +216,10 @@ def our_contender(args: argparse.Namespace, tmp: str, spec: str) -> tuple[Conten
 
     precision_used = str(trainer.half_dtype).replace("torch.", "") if trainer.half_dtype else "fp32"
     contender = Contender(
-        f"ours --fast={trainer.fast_mode} {precision_used}", lambda: train_step(trainer, reals), trainer.device
+        f"ours --fast={trainer.fast_mode} {precision_used}",
+        lambda: train_step(trainer, reals),
+        trainer.device,
+        trainer.half_dtype or torch.float32,
     )
     contender.trainer = trainer  # type: ignore[attr-defined]
     return contender, opts
@@ -230,17 +234,10 @@ def nvidia_contender(args: argparse.Namespace, opts: TrainOptions, device: torch
 
         dataset = ImageDataset(args.data, resolution=opts.resolution)
     nvidia = NvidiaTrainer(args.compare_nvidia, opts, dataset, device, half_precision=half, seed=opts.seed)
-    contender = Contender(f"nvidia {'fp16 blocks' if half else 'fp32'}", nvidia.step, device)
+    dtype = torch.float16 if half else torch.float32
+    contender = Contender(f"nvidia {'fp16 blocks' if half else 'fp32'}", nvidia.step, device, dtype)
     contender.nvidia = nvidia  # type: ignore[attr-defined]
     return contender
-
-
-def contender_dtype(contender: Contender) -> torch.dtype:
-    """The dtype of a contender's mixed-precision blocks (its convolutions' peak is the one to compare with)."""
-    trainer = getattr(contender, "trainer", None)
-    if trainer is not None:
-        return trainer.half_dtype or torch.float32
-    return torch.float16 if contender.label.endswith("fp16 blocks") else torch.float32
 
 
 def compare(args: argparse.Namespace) -> None:
@@ -255,7 +252,7 @@ def compare(args: argparse.Namespace) -> None:
         device = contenders[0].device
         # NVIDIA's code at its best: fp16 blocks on CUDA (its default), fp32 elsewhere; its fp16 blocks on a
         # CPU run ~30x slower than its fp32, whatever precision our contenders use.
-        half = device.type == "cuda" and contenders[0].trainer.half_dtype is not None  # type: ignore[attr-defined]
+        half = device.type == "cuda" and contenders[0].dtype != torch.float32
         contenders.append(nvidia_contender(args, opts, device, half))
         print(
             f"# train_speed --compare-nvidia  torch {torch.__version__}  {device_name(device)}  {describe(opts)}  "
@@ -293,10 +290,8 @@ def compare(args: argparse.Namespace) -> None:
             for c in contenders:
                 c.flops_per_cycle = c.flops_per_cycle or counted or 0
         top_channels = min(opts.G.channel_base // opts.resolution, opts.G.channel_max)
-        dtypes = [contender_dtype(c) for c in contenders]
-        peaks = {
-            dtype: conv_peak(opts.batch_gpu, top_channels, opts.resolution, device, dtype) for dtype in set(dtypes)
-        }
+        dtypes = {c.dtype for c in contenders}  # one measurement per dtype
+        peaks = {dtype: conv_peak(opts.batch_gpu, top_channels, opts.resolution, device, dtype) for dtype in dtypes}
     reference = statistics.median(contenders[-1].sec_per_kimg)
     cpu_reference = statistics.median(contenders[-1].cpu_sec_per_kimg)
     measured = ", ".join(f"{str(dtype).replace('torch.', '')} {peak:.0f}" for dtype, peak in peaks.items())
@@ -309,8 +304,8 @@ def compare(args: argparse.Namespace) -> None:
         "| achieved GFLOP/s (per CPU s on a CPU) | of conv peak |"
     )
     print("|---|---|---|---|---|---|---|---|---|")
-    for c, dtype in zip(contenders, dtypes):
-        peak = peaks[dtype]
+    for c in contenders:
+        peak = peaks[c.dtype]
         med, cpu = statistics.median(c.sec_per_kimg), statistics.median(c.cpu_sec_per_kimg)
         gflop = c.flops_per_cycle / 1e9
         achieved = gflop / ((cpu if device.type == "cpu" else med) * kimg) if gflop else 0.0
